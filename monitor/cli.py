@@ -1,0 +1,204 @@
+"""The `monitor` command: a thin click adapter over the monitor library.
+
+Expected failures (MonitorError) become one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import __version__
+from monitor.config import default_db_path, default_feeds_path, load_settings
+from monitor.errors import MonitorError
+from monitor.records import CATEGORIES, ClaimFilter, FeedReport, RunSummary
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(function: F) -> F:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except MonitorError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite database [default: $MONITOR_DB, else monitor.db in $MONITOR_HOME or the user data dir].",
+)
+feeds_option = click.option(
+    "--feeds",
+    "feeds_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Feeds file, one URL or path per line [default: $MONITOR_FEEDS, else ./feeds.txt].",
+)
+category_option = click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    type=click.Choice(CATEGORIES),
+    help="Only claims in this category (repeatable).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="monitor")
+def cli() -> None:
+    """Watch news and preprint feeds for claims about ketamine in depression.
+
+    Claims are sorted under efficacy, safety, duration and cost, stored in a
+    SQLite database, and can be searched and exported.
+    """
+
+
+@cli.command()
+@feeds_option
+@db_option
+@handle_errors
+def once(feeds_path: Path | None, db_path: Path | None) -> None:
+    """Run one full pass: fetch every feed, find and classify claims, store them.
+
+    Prints a summary; exits 1 only when no feed could be read.
+    """
+    from monitor.pipeline import run_configured
+
+    on_feed = _progress_printer() if sys.stderr.isatty() else None
+    summary = run_configured(
+        feeds_path or default_feeds_path(), db_path or default_db_path(), load_settings(), on_feed
+    )
+    click.echo(format_summary(summary, db_path or default_db_path()))
+    if summary.feeds and summary.feeds_ok == 0:
+        click.echo("Error: no feed could be read", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "json"]),
+    default="jsonl",
+    show_default=True,
+)
+@category_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write [default: stdout].",
+)
+@handle_errors
+def export(db_path: Path | None, fmt: str, categories: tuple[str, ...], output: Any) -> None:
+    """Export every claim with its article's metadata, one per line or row."""
+    from monitor.export import export_claims
+
+    export_claims(db_path or default_db_path(), fmt, output, ClaimFilter(categories=categories))
+
+
+@cli.command()
+@click.argument("query")
+@db_option
+@category_option
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+)
+@handle_errors
+def search(query: str, db_path: Path | None, categories: tuple[str, ...], limit: int, fmt: str) -> None:
+    """Full-text search over claims, best match first.
+
+    Words are all required; use "double quotes" for a phrase and word* for a prefix.
+    """
+    from monitor.export import search_claims, write_search
+
+    results = search_claims(db_path or default_db_path(), query, ClaimFilter(categories, limit))
+    write_search(results, fmt, click.get_text_stream("stdout"))
+
+
+@cli.command()
+@click.argument("texts", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
+@handle_errors
+def classify(texts: tuple[str, ...], fmt: str) -> None:
+    """Classify sentences, each taken as a claim about ketamine.
+
+    Give sentences as arguments, or one per line on stdin. Prints one JSON object
+    per sentence with its category, confidence and per-category scores.
+    """
+    from monitor.classify import ClaimClassifier, classify_texts
+    from monitor.export import read_lines
+
+    lines = list(texts) or list(read_lines(click.get_text_stream("stdin")))
+    classifier = ClaimClassifier.load(load_settings().models_dir)
+    for record in classify_texts(classifier, lines):
+        if fmt == "jsonl":
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(f"{record['category']:<9} {record['confidence']:.2f}  {record['text']}")
+
+
+@cli.command()
+@handle_errors
+def train() -> None:
+    """Retrain the classifier from the labelled sentences in models/data.
+
+    Deterministic: the same data gives the same model version. Prints the
+    cross-validated scores that go into models/model-card.json.
+    """
+    from monitor.classify import train as train_models
+
+    models_dir = load_settings().models_dir
+    click.echo(f"training on {models_dir / 'data'} ...", err=True)
+    report = train_models(models_dir)
+    click.echo(f"model {report.version}: {report.examples} examples {report.label_counts}")
+    click.echo(f"claim detector F1 (5-fold CV): {report.claim_f1:.3f}")
+    per = ", ".join(f"{c} {f:.3f}" for c, f in report.category_f1.items())
+    click.echo(f"category macro F1 (5-fold CV): {report.category_macro_f1:.3f} ({per})")
+
+
+def _progress_printer() -> Callable[[FeedReport, int, int], None]:
+    articles = 0
+
+    def show(report: FeedReport, done: int, total: int) -> None:
+        nonlocal articles
+        articles += report.new_articles
+        end = "\n" if done == total else ""
+        click.echo(f"\rfeeds {done}/{total} · {articles} new articles", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
+def format_summary(summary: RunSummary, db_path: Path) -> str:
+    lines = [f"feeds: {summary.feeds_ok} ok, {summary.feeds_failed} failed"]
+    lines += [f"  failed {f.url}: {f.error}" for f in summary.feeds if not f.ok]
+    lines.append(f"new articles: {summary.new_articles}")
+    total = sum(summary.new_claims.values())
+    per = ", ".join(f"{c} {n}" for c, n in summary.new_claims.items())
+    lines.append(f"new claims: {total} ({per})")
+    seconds = (summary.finished - summary.started).total_seconds()
+    lines.append(f"database: {db_path} (run {summary.run_id}, {seconds:.1f}s)")
+    return "\n".join(lines)

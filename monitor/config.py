@@ -1,0 +1,152 @@
+"""Where things live and how the monitor is tuned: paths, settings and feeds.txt.
+
+Precedence, most specific first: command-line option, environment variable,
+config file, built-in default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+import platformdirs
+
+from monitor import __version__
+from monitor.errors import ConfigError
+from monitor.records import FeedSource
+
+APP_NAME = "ketamine-monitor"
+PROJECT_URL = "https://github.com/ketamine-claim-monitor/monitor"
+
+
+def home_dir() -> Path:
+    """The per-user data directory, or $MONITOR_HOME."""
+    env = os.environ.get("MONITOR_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_db_path() -> Path:
+    """$MONITOR_DB, else monitor.db in the home directory."""
+    env = os.environ.get("MONITOR_DB")
+    if env:
+        return Path(env).expanduser()
+    return home_dir() / "monitor.db"
+
+
+def default_feeds_path() -> Path:
+    """$MONITOR_FEEDS, else feeds.txt in the working directory, else in the home directory."""
+    env = os.environ.get("MONITOR_FEEDS")
+    if env:
+        return Path(env).expanduser()
+    local = Path("feeds.txt")
+    if local.exists():
+        return local
+    return home_dir() / "feeds.txt"
+
+
+def default_models_dir() -> Path:
+    """$MONITOR_MODELS, else the models shipped inside the wheel, else the checkout's models/."""
+    env = os.environ.get("MONITOR_MODELS")
+    if env:
+        return Path(env).expanduser()
+    packaged = Path(__file__).parent / "models"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunable behaviour. Every field can be set in config.toml under [monitor]."""
+
+    user_agent: str = f"ketamine-monitor/{__version__} (+{PROJECT_URL})"
+    timeout: float = 30.0  # seconds per request (connect, read and pool each)
+    max_bytes: int = 10_000_000  # a feed larger than this (decompressed) is refused
+    concurrency: int = 8  # feeds fetched at once
+    claim_threshold: float = 0.5  # claim-detector probability above which a sentence is a claim
+    spacy_model: str | None = None  # e.g. "en_core_web_sm"; None means spacy.blank("en")
+    models_dir: Path = field(default_factory=default_models_dir)
+
+
+def config_path() -> Path:
+    env = os.environ.get("MONITOR_CONFIG")
+    return Path(env).expanduser() if env else home_dir() / "config.toml"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read [monitor] from the config file if there is one; unknown keys are an error."""
+    path = path or config_path()
+    settings = Settings()
+    if not path.exists():
+        return settings
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    table = data.get("monitor", {})
+    known = {f.name: f for f in fields(Settings)}
+    updates: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
+        default = getattr(settings, key)
+        if key == "models_dir":
+            value = Path(str(value)).expanduser()
+        elif not _fits(value, default):
+            raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
+        updates[key] = value
+    return replace(settings, **updates)
+
+
+def _fits(value: object, default: object) -> bool:
+    if default is None:
+        return isinstance(value, str)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return type(value) is type(default)
+
+
+def read_feeds(path: Path) -> list[FeedSource]:
+    """Parse feeds.txt: one URL or path per line, '#' comments and blank lines ignored.
+
+    Relative paths are resolved against the feeds file's folder, so an
+    examples/feeds.txt can point at its neighbours wherever it is run from.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"feeds file not found: {path} (pass --feeds PATH)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read feeds file {path}: {exc}") from exc
+    sources: list[FeedSource] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        url = normalise_feed_location(line, base=path.parent)
+        if url is None:
+            raise ConfigError(f"{path}:{number}: not a URL or path: {line!r}")
+        if url not in seen:
+            seen.add(url)
+            sources.append(FeedSource(url=url, line=number))
+    return sources
+
+
+def normalise_feed_location(text: str, base: Path) -> str | None:
+    """http(s) and file URLs stay as they are; a path becomes an absolute file:// URL."""
+    parsed = urlparse(text)
+    if parsed.scheme in ("http", "https") and parsed.netloc:
+        return text
+    if parsed.scheme == "file":
+        return text
+    if parsed.scheme and len(parsed.scheme) > 1:  # ftp:, mailto: ... (a drive letter is 1 char)
+        return None
+    if " " in text.strip() and not Path(text).exists():
+        return None
+    return (base / Path(text).expanduser()).resolve().as_uri()

@@ -1,0 +1,90 @@
+"""The database schema as named, ordered migrations (applied once each, recorded in
+_migrations). Column comments live in the CREATE statements so they stay in the
+schema itself, visible in sqlite3 ``.schema`` and in Datasette."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(function: Migration) -> Migration:
+    MIGRATIONS.append((function.__name__, function))
+    return function
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            url TEXT PRIMARY KEY,          -- as written in feeds.txt (paths become file:// URLs)
+            title TEXT,                    -- the feed's own title, from its last good parse
+            format TEXT,                   -- feedparser's version: rss10, rss20, atom10 ...
+            etag TEXT,                     -- ETag of the last 200 response, sent as If-None-Match
+            last_modified TEXT,            -- Last-Modified of the last 200, sent as If-Modified-Since
+            last_status INTEGER,           -- HTTP status of the last attempt (NULL: no response)
+            last_error TEXT,               -- why the last attempt failed; NULL when it succeeded
+            last_fetched TEXT,             -- ISO time of the last attempt, UTC
+            last_ok TEXT,                  -- ISO time of the last success (200 or 304), UTC
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,  -- failed attempts since the last success
+            items_last INTEGER,            -- items in the feed at the last successful parse
+            articles_stored INTEGER NOT NULL DEFAULT 0        -- articles first stored from this feed
+        );
+
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY,           -- doi:..., url:<canonical link>, guid:... or hash:...
+            url TEXT,                      -- the link as the feed gave it
+            title TEXT NOT NULL,           -- plain-text headline; claims with unit='title' point into it
+            text TEXT NOT NULL,            -- plain text, paragraphs separated by a blank line
+            source TEXT NOT NULL,          -- publisher or feed name shown to readers
+            doi TEXT,                      -- DOI without version suffix, when the item has one
+            guid TEXT,                     -- the item's id/guid in its feed
+            authors TEXT,                  -- comma-separated names, when given
+            published TEXT,                -- ISO time the item says it was published, UTC
+            fetched TEXT NOT NULL,         -- ISO time it was first stored, UTC
+            feed_url TEXT NOT NULL REFERENCES feeds(url)  -- the feed it was first seen in
+        );
+
+        CREATE TABLE article_feeds (
+            article_id TEXT NOT NULL REFERENCES articles(id),  -- the article
+            feed_url TEXT NOT NULL REFERENCES feeds(url),      -- a feed that carried it
+            first_seen TEXT NOT NULL,      -- ISO time this feed was first seen carrying it, UTC
+            PRIMARY KEY (article_id, feed_url)
+        );
+
+        CREATE TABLE claims (
+            id TEXT PRIMARY KEY,           -- hash of article id, unit and offsets: stable across runs
+            article_id TEXT NOT NULL REFERENCES articles(id),  -- where the sentence was found
+            text TEXT NOT NULL,            -- the sentence as it stands in the article
+            unit TEXT NOT NULL,            -- 'title' or 'text': the article field the offsets index
+            start INTEGER NOT NULL,        -- character offset of the sentence start in that field
+            "end" INTEGER NOT NULL,        -- character offset just past the sentence end
+            mentions TEXT NOT NULL,        -- JSON list of the ketamine terms as written
+            category TEXT NOT NULL,        -- efficacy, safety, duration or cost
+            confidence REAL NOT NULL,      -- the category model's probability for that category
+            claim_score REAL NOT NULL,     -- the claim detector's probability that this is a claim
+            scores TEXT NOT NULL,          -- JSON object: probability per category
+            model_version TEXT NOT NULL,   -- version of the classifier that labelled it
+            extracted_at TEXT NOT NULL     -- ISO time it was stored, UTC
+        );
+        CREATE INDEX claims_article ON claims(article_id);
+        CREATE INDEX claims_category ON claims(category, extracted_at);
+
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,        -- run number
+            started TEXT NOT NULL,         -- ISO time, UTC
+            finished TEXT,                 -- ISO time, UTC; NULL while running or if it died
+            feeds_ok INTEGER,              -- feeds fetched and parsed (including 304s)
+            feeds_failed INTEGER,          -- feeds that could not be read
+            new_articles INTEGER,          -- articles stored for the first time
+            new_claims TEXT,               -- JSON object: new claims per category
+            errors TEXT                    -- JSON object: feed url -> error, for failed feeds
+        );
+        """
+    )
+    db["claims"].enable_fts(["text"], tokenize="porter", create_triggers=True)

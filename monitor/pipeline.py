@@ -1,0 +1,169 @@
+"""One pass over the feeds: fetch, parse, extract, classify, store.
+
+Everything it works with is passed in (fetcher, extractor, classifier, store), so
+tests hand it small real objects or fakes and nothing needs patching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from monitor.classify import ClaimClassifier
+from monitor.config import Settings, read_feeds
+from monitor.errors import ConfigError, FeedError
+from monitor.extract import SentenceExtractor, build_nlp
+from monitor.fetch import HttpFetcher
+from monitor.parse import parse_feed
+from monitor.records import (
+    CATEGORIES,
+    Article,
+    Claim,
+    FeedReport,
+    FeedSource,
+    FeedState,
+    FetchResult,
+    Prediction,
+    RunSummary,
+    Sentence,
+)
+from monitor.store import Store
+
+
+class Fetcher(Protocol):
+    def fetch_all(
+        self, sources: Iterable[FeedSource], states: Mapping[str, FeedState]
+    ) -> Iterator[FetchResult]: ...
+
+
+class Extractor(Protocol):
+    def extract(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Sentence]]]: ...
+
+
+class Classifier(Protocol):
+    version: str
+
+    def claim_probability(self, texts: Sequence[str]) -> list[float]: ...
+
+    def categorise(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+
+OnFeed = Callable[[FeedReport, int, int], None]
+
+
+def run_once(
+    sources: Sequence[FeedSource],
+    *,
+    fetcher: Fetcher,
+    extractor: Extractor,
+    classifier: Classifier,
+    store: Store,
+    claim_threshold: float = 0.5,
+    on_feed: OnFeed | None = None,
+) -> RunSummary:
+    """Fetch every feed and store what is new. One bad feed never stops the others."""
+    started = datetime.now(UTC)
+    run_id = store.start_run(started)
+    reports: list[FeedReport] = []
+    new_claims: Counter[str] = Counter()
+    for result in fetcher.fetch_all(sources, store.feed_states()):
+        report, claims = _process_feed(result, extractor, classifier, store, claim_threshold)
+        reports.append(report)
+        new_claims.update(claims)
+        if on_feed:
+            on_feed(report, len(reports), len(sources))
+    summary = RunSummary(
+        run_id=run_id,
+        started=started,
+        finished=datetime.now(UTC),
+        feeds=tuple(sorted(reports, key=lambda r: r.url)),
+        new_articles=sum(r.new_articles for r in reports),
+        new_claims={c: new_claims.get(c, 0) for c in CATEGORIES},
+    )
+    store.finish_run(summary)
+    return summary
+
+
+def _process_feed(
+    result: FetchResult,
+    extractor: Extractor,
+    classifier: Classifier,
+    store: Store,
+    threshold: float,
+) -> tuple[FeedReport, Counter[str]]:
+    url = result.source.url
+    categories: Counter[str] = Counter()
+    if not result.ok or result.not_modified:
+        store.record_fetch(result, None, result.error)
+        return FeedReport(url, result.ok, result.status, result.not_modified, 0, 0, result.error), categories
+    try:
+        parsed = parse_feed(result)
+    except FeedError as exc:
+        store.record_fetch(result, None, exc.reason)
+        return FeedReport(url, False, result.status, False, 0, 0, exc.reason), categories
+    known = store.known_articles(a.id for a in parsed.articles)
+    fresh = [a for a in parsed.articles if a.id not in known]
+    for article_id in known:
+        store.link_feed(article_id, url)
+    stored = 0
+    for article, sentences in extractor.extract(fresh):
+        claims = classify_sentences(sentences, classifier, threshold)
+        if store.save_article(article, claims):
+            stored += 1
+            categories.update(c.category for c in claims)
+    store.record_fetch(result, parsed, None)
+    report = FeedReport(url, True, result.status, False, len(parsed.articles), stored)
+    return report, categories
+
+
+def classify_sentences(
+    sentences: Sequence[Sentence], classifier: Classifier, threshold: float
+) -> list[Claim]:
+    """Keep the sentences the detector calls claims, and give each its category."""
+    if not sentences:
+        return []
+    claim_scores = classifier.claim_probability([s.text for s in sentences])
+    kept = [(s, p) for s, p in zip(sentences, claim_scores, strict=True) if p >= threshold]
+    predictions = classifier.categorise([s.text for s, _ in kept])
+    return [
+        Claim(
+            id=claim_id(sentence),
+            sentence=sentence,
+            category=prediction.category,
+            confidence=prediction.confidence,
+            claim_score=score,
+            model_version=prediction.model_version,
+            scores=prediction.scores,
+        )
+        for (sentence, score), prediction in zip(kept, predictions, strict=True)
+    ]
+
+
+def claim_id(sentence: Sentence) -> str:
+    key = f"{sentence.article_id}|{sentence.unit}|{sentence.start}|{sentence.end}"
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def run_configured(
+    feeds_path: Path, db_path: Path, settings: Settings, on_feed: OnFeed | None = None
+) -> RunSummary:
+    """Build the real fetcher, spaCy pipeline, classifier and store, then run one pass."""
+    sources = read_feeds(feeds_path)
+    if not sources:
+        raise ConfigError(f"no feeds listed in {feeds_path}")
+    classifier = ClaimClassifier.load(settings.models_dir)
+    extractor = SentenceExtractor(build_nlp(settings.spacy_model))
+    with Store(db_path) as store, HttpFetcher(settings) as fetcher:
+        return run_once(
+            sources,
+            fetcher=fetcher,
+            extractor=extractor,
+            classifier=classifier,
+            store=store,
+            claim_threshold=settings.claim_threshold,
+            on_feed=on_feed,
+        )

@@ -1,0 +1,183 @@
+"""Frozen dataclasses passed between the stages.
+
+FeedSource -> FetchResult -> ParsedFeed/Article -> Sentence -> Claim, plus the
+run summary. No stage hands another a feedparser dict or a sqlite row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+CATEGORIES: tuple[str, ...] = ("efficacy", "safety", "duration", "cost")
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One line of feeds.txt: an http(s) URL, a file:// URL or a local path."""
+
+    url: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What we remember about a feed between runs, for conditional GET."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of fetching one feed. Exactly one of content/error/not_modified applies."""
+
+    source: FeedSource
+    status: int | None = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One feed item, cleaned: the unit that is stored and mined for claims."""
+
+    id: str  # stable identity: doi:..., url:..., guid:... or hash:...
+    url: str | None
+    title: str
+    text: str  # plain text, paragraphs separated by a blank line
+    source: str  # the feed's (or publisher's) name
+    feed_url: str
+    published: datetime | None = None
+    doi: str | None = None
+    guid: str | None = None
+    authors: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A feed's own metadata and its articles."""
+
+    url: str
+    title: str
+    format: str  # feedparser's version string: rss10, rss20, atom10, ...
+    articles: tuple[Article, ...]
+    bozo: str | None = None  # feedparser's complaint about ill-formed XML, if any
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of an article that mentions ketamine."""
+
+    article_id: str
+    text: str
+    unit: str  # "title" or "text": which field of the article the offsets point into
+    start: int
+    end: int
+    mentions: tuple[str, ...]  # the ketamine terms as written
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The classifier's verdict on one sentence."""
+
+    category: str
+    confidence: float
+    scores: dict[str, float]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sentence judged to make a claim about ketamine, with its category."""
+
+    id: str
+    sentence: Sentence
+    category: str
+    confidence: float
+    claim_score: float  # the claim detector's probability that this is a claim
+    model_version: str
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """What happened to one feed during a pass."""
+
+    url: str
+    ok: bool
+    status: int | None
+    not_modified: bool
+    items: int
+    new_articles: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The result of one pass over all feeds."""
+
+    run_id: int
+    started: datetime
+    finished: datetime
+    feeds: tuple[FeedReport, ...]
+    new_articles: int
+    new_claims: dict[str, int]
+
+    @property
+    def feeds_ok(self) -> int:
+        return sum(1 for f in self.feeds if f.ok)
+
+    @property
+    def feeds_failed(self) -> int:
+        return sum(1 for f in self.feeds if not f.ok)
+
+
+@dataclass(frozen=True)
+class StoredClaim:
+    """A claim as read back from the database, with its article's metadata."""
+
+    claim_id: str
+    text: str
+    category: str
+    confidence: float
+    claim_score: float
+    scores: dict[str, float]
+    mentions: tuple[str, ...]
+    unit: str
+    start: int
+    end: int
+    model_version: str
+    extracted_at: str
+    article_id: str
+    article_title: str
+    article_url: str | None
+    source: str
+    published: str | None
+    doi: str | None
+    feed_url: str
+    feed_urls: tuple[str, ...]
+    rank: float | None = None  # BM25 rank when the claim came from a search (lower is better)
+    highlighted: str | None = None  # the text with matches marked, from a search
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Which claims a search or export wants."""
+
+    categories: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+ALL_CLAIMS = ClaimFilter()

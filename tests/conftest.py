@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.classify import ClaimClassifier
+from monitor.config import Settings, default_models_dir
+from monitor.extract import SentenceExtractor, build_nlp
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's real data directory or config."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("MONITOR_HOME", str(home))
+    for name in ("MONITOR_DB", "MONITOR_FEEDS", "MONITOR_CONFIG", "MONITOR_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def classifier() -> ClaimClassifier:
+    return ClaimClassifier.load(default_models_dir())
+
+
+@pytest.fixture(scope="session")
+def extractor() -> SentenceExtractor:
+    return SentenceExtractor(build_nlp())
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(timeout=2.0, concurrency=4)

@@ -107,10 +107,8 @@ def format_table(results: list[StoredClaim], width: int | None = None) -> str:
             initial_indent="   ",
             subsequent_indent="   ",
         )
-        link = textwrap.shorten(
-            f"   {claim.article_title} <{claim.article_url or claim.article_id}>", width=width
-        )
-        blocks.append(f"{head}\n{body}\n{link}")
+        title = textwrap.shorten(claim.article_title or "(untitled)", width - 3, placeholder=" ...")
+        blocks.append(f"{head}\n{body}\n   {title}\n   {claim.article_url or claim.article_id}")
     return "\n\n".join(blocks) + "\n"
 
 

@@ -4,6 +4,7 @@ schema itself, visible in sqlite3 ``.schema`` and in Datasette."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
@@ -17,9 +18,23 @@ def migration(function: Migration) -> Migration:
     return function
 
 
+def run_statements(db: sqlite_utils.Database, script: str) -> None:
+    """Execute a script statement by statement. (executescript would first COMMIT the
+    transaction the migration runs in, so a failed migration could be half applied.)"""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:80]}")
+
+
 @migration
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_statements(
+        db,
         """
         CREATE TABLE feeds (
             url TEXT PRIMARY KEY,          -- as written in feeds.txt (paths become file:// URLs)
@@ -85,6 +100,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             new_claims TEXT,               -- JSON object: new claims per category
             errors TEXT                    -- JSON object: feed url -> error, for failed feeds
         );
-        """
+        """,
     )
     db["claims"].enable_fts(["text"], tokenize="porter", create_triggers=True)

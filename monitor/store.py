@@ -40,16 +40,16 @@ def now_iso() -> str:
 class Store:
     """The claim database."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, busy_timeout: float = 10.0) -> None:
         self.path = path
         try:
             if readonly:
                 if not path.exists():
                     raise StoreError(str(path), "no such database; run `monitor once` first")
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(path, timeout=10)
+                conn = sqlite3.connect(path, timeout=busy_timeout)
             self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -83,7 +83,7 @@ class Store:
         for name, function in MIGRATIONS:
             if name in done:
                 continue
-            with self.db.conn:
+            with self.db.atomic():
                 function(self.db)
                 self.db["_migrations"].insert({"name": name, "applied_at": now_iso()})
             applied.append(name)
@@ -104,8 +104,8 @@ class Store:
         """Remember the outcome of fetching (and parsing) one feed."""
         stamp = now_iso()
         table = self.db["feeds"]
-        with self.db.conn:
-            table.insert({"url": result.source.url}, ignore=True)
+        with self.db.atomic():
+            self._ensure_feed(result.source.url)
             row = table.get(result.source.url)
             update: dict[str, Any] = {"last_fetched": stamp, "last_status": result.status}
             if error is None:
@@ -117,6 +117,9 @@ class Store:
             else:
                 update.update(last_error=error, consecutive_failures=(row["consecutive_failures"] or 0) + 1)
             table.update(result.source.url, update)
+
+    def _ensure_feed(self, url: str) -> None:
+        self.db["feeds"].insert({"url": url}, ignore=True)
 
     # -- articles and claims --------------------------------------------------
 
@@ -132,7 +135,8 @@ class Store:
 
     def link_feed(self, article_id: str, feed_url: str) -> None:
         """Record that another feed carried an article we already have."""
-        with self.db.conn:
+        with self.db.atomic():
+            self._ensure_feed(feed_url)
             self.db["article_feeds"].insert(
                 {"article_id": article_id, "feed_url": feed_url, "first_seen": now_iso()},
                 ignore=True,
@@ -142,8 +146,8 @@ class Store:
         """Store an article with its claims atomically. False if it was already there."""
         stamp = now_iso()
         try:
-            with self.db.conn:
-                self.db["feeds"].insert({"url": article.feed_url}, ignore=True)
+            with self.db.atomic():
+                self._ensure_feed(article.feed_url)
                 cursor = self.db.execute(
                     "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
                     "authors, published, fetched, feed_url) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -171,7 +175,8 @@ class Store:
                     "UPDATE feeds SET articles_stored = articles_stored + 1 WHERE url = ?",
                     [article.feed_url],
                 )
-                self.db["claims"].insert_all((_claim_row(c, stamp) for c in claims), ignore=True)
+                # No OR IGNORE here: it would also swallow constraint violations.
+                self.db["claims"].insert_all(_claim_row(c, stamp) for c in claims)
         except sqlite3.OperationalError as exc:
             raise StoreError(str(self.path), _describe(exc)) from exc
         return True
@@ -179,11 +184,11 @@ class Store:
     # -- runs -----------------------------------------------------------------
 
     def start_run(self, started: datetime) -> int:
-        with self.db.conn:
+        with self.db.atomic():
             return int(self.db["runs"].insert({"started": started.isoformat(timespec="seconds")}).last_pk)
 
     def finish_run(self, summary: RunSummary) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db["runs"].update(
                 summary.run_id,
                 {

@@ -134,7 +134,7 @@ def search(query: str, db_path: Path | None, categories: tuple[str, ...], limit:
     from monitor.export import search_claims, write_search
 
     results = search_claims(db_path or default_db_path(), query, ClaimFilter(categories, limit))
-    write_search(results, fmt, click.get_text_stream("stdout"))
+    write_search(results, fmt, sys.stdout)
 
 
 @cli.command()
@@ -150,7 +150,7 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
     from monitor.classify import ClaimClassifier, classify_texts
     from monitor.export import read_lines
 
-    lines = list(texts) or list(read_lines(click.get_text_stream("stdin")))
+    lines = list(texts) or list(read_lines(sys.stdin))
     classifier = ClaimClassifier.load(load_settings().models_dir)
     for record in classify_texts(classifier, lines):
         if fmt == "jsonl":

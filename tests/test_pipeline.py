@@ -1,0 +1,92 @@
+"""The pipeline with small stand-ins for the network and the models: no patching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from monitor.extract import SentenceExtractor
+from monitor.pipeline import run_once
+from monitor.records import FeedSource, FeedState, FetchResult, Prediction
+from monitor.store import Store
+
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>
+<link>https://news.example.org</link><description>d</description>
+<item><title>Ketamine eased depression within hours</title>
+<link>https://news.example.org/k?utm_source={title}</link>
+<description>Ketamine infusions cost $500 each. Nobody mentions the weather.</description></item>
+<item><title>Sertraline update</title><link>https://news.example.org/s</link>
+<description>SSRIs take weeks.</description></item>
+</channel></rss>"""
+
+
+class FakeFetcher:
+    def __init__(self, bodies: dict[str, bytes | None]) -> None:
+        self.bodies = bodies
+        self.states_seen: list[Mapping[str, FeedState]] = []
+
+    def fetch_all(
+        self, sources: Iterable[FeedSource], states: Mapping[str, FeedState]
+    ) -> Iterator[FetchResult]:
+        self.states_seen.append(dict(states))
+        for source in sources:
+            body = self.bodies[source.url]
+            if body is None:
+                yield FetchResult(source, status=503, error="HTTP 503 Service Unavailable")
+            else:
+                yield FetchResult(source, status=200, content=body, etag=f"etag-{source.url}")
+
+
+class KeywordClassifier:
+    """Claims are sentences with a digit or 'within'; cost if '$' else efficacy."""
+
+    version = "fake-1"
+
+    def claim_probability(self, texts: Sequence[str]) -> list[float]:
+        return [0.9 if any(c.isdigit() for c in t) or "within" in t else 0.1 for t in texts]
+
+    def categorise(self, texts: Sequence[str]) -> list[Prediction]:
+        out = []
+        for t in texts:
+            category = "cost" if "$" in t else "efficacy"
+            out.append(Prediction(category, 0.8, {category: 0.8}, self.version))
+        return out
+
+
+def test_one_pass_stores_claims_dedups_across_feeds_and_survives_a_failure(
+    tmp_path: Path, extractor: SentenceExtractor
+) -> None:
+    sources = [
+        FeedSource("https://a.example/rss"),
+        FeedSource("https://b.example/rss"),
+        FeedSource("https://c.example/rss"),
+    ]
+    fetcher = FakeFetcher(
+        {
+            sources[0].url: RSS.format(title="A").encode(),
+            sources[1].url: RSS.format(title="B").encode(),
+            sources[2].url: None,
+        }
+    )
+    with Store(tmp_path / "p.db") as store:
+        first = run_once(
+            sources, fetcher=fetcher, extractor=extractor, classifier=KeywordClassifier(), store=store
+        )
+        second = run_once(
+            sources, fetcher=fetcher, extractor=extractor, classifier=KeywordClassifier(), store=store
+        )
+        claims = list(store.iter_claims())
+        runs = list(store.db["runs"].rows)
+
+    assert (first.feeds_ok, first.feeds_failed) == (2, 1)
+    assert first.new_articles == 2  # ketamine story once (two feeds), sertraline once
+    assert first.new_claims == {"efficacy": 1, "safety": 0, "duration": 0, "cost": 1}
+    assert [(c.category, c.text) for c in claims] == [
+        ("efficacy", "Ketamine eased depression within hours"),
+        ("cost", "Ketamine infusions cost $500 each."),
+    ]
+    assert sorted(claims[0].feed_urls) == [sources[0].url, sources[1].url]
+    assert second.new_articles == 0 and sum(second.new_claims.values()) == 0
+    assert [f.error for f in second.feeds if not f.ok] == ["HTTP 503 Service Unavailable"]
+    assert fetcher.states_seen[1][sources[0].url].etag == f"etag-{sources[0].url}"
+    assert len(runs) == 2 and all(r["finished"] for r in runs)

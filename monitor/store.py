@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ class Store:
         for name, function in MIGRATIONS:
             if name in done:
                 continue
-            with self.db.atomic():
+            with self._transaction():
                 function(self.db)
                 self.db["_migrations"].insert({"name": name, "applied_at": now_iso()})
             applied.append(name)
@@ -104,7 +105,7 @@ class Store:
         """Remember the outcome of fetching (and parsing) one feed."""
         stamp = now_iso()
         table = self.db["feeds"]
-        with self.db.atomic():
+        with self._transaction():
             self._ensure_feed(result.source.url)
             row = table.get(result.source.url)
             update: dict[str, Any] = {"last_fetched": stamp, "last_status": result.status}
@@ -117,6 +118,15 @@ class Store:
             else:
                 update.update(last_error=error, consecutive_failures=(row["consecutive_failures"] or 0) + 1)
             table.update(result.source.url, update)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All or nothing; a busy or locked database becomes a StoreError with one clear line."""
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.OperationalError as exc:
+            raise StoreError(str(self.path), _describe(exc)) from exc
 
     def _ensure_feed(self, url: str) -> None:
         self.db["feeds"].insert({"url": url}, ignore=True)
@@ -135,7 +145,7 @@ class Store:
 
     def link_feed(self, article_id: str, feed_url: str) -> None:
         """Record that another feed carried an article we already have."""
-        with self.db.atomic():
+        with self._transaction():
             self._ensure_feed(feed_url)
             self.db["article_feeds"].insert(
                 {"article_id": article_id, "feed_url": feed_url, "first_seen": now_iso()},
@@ -145,50 +155,47 @@ class Store:
     def save_article(self, article: Article, claims: Iterable[Claim]) -> bool:
         """Store an article with its claims atomically. False if it was already there."""
         stamp = now_iso()
-        try:
-            with self.db.atomic():
-                self._ensure_feed(article.feed_url)
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
-                    "authors, published, fetched, feed_url) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        article.id,
-                        article.url,
-                        article.title,
-                        article.text,
-                        article.source,
-                        article.doi,
-                        article.guid,
-                        article.authors,
-                        article.published.isoformat(timespec="seconds") if article.published else None,
-                        stamp,
-                        article.feed_url,
-                    ],
-                )
-                if cursor.rowcount == 0:
-                    return False
-                self.db["article_feeds"].insert(
-                    {"article_id": article.id, "feed_url": article.feed_url, "first_seen": stamp},
-                    ignore=True,
-                )
-                self.db.execute(
-                    "UPDATE feeds SET articles_stored = articles_stored + 1 WHERE url = ?",
-                    [article.feed_url],
-                )
-                # No OR IGNORE here: it would also swallow constraint violations.
-                self.db["claims"].insert_all(_claim_row(c, stamp) for c in claims)
-        except sqlite3.OperationalError as exc:
-            raise StoreError(str(self.path), _describe(exc)) from exc
+        with self._transaction():
+            self._ensure_feed(article.feed_url)
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
+                "authors, published, fetched, feed_url) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    article.id,
+                    article.url,
+                    article.title,
+                    article.text,
+                    article.source,
+                    article.doi,
+                    article.guid,
+                    article.authors,
+                    article.published.isoformat(timespec="seconds") if article.published else None,
+                    stamp,
+                    article.feed_url,
+                ],
+            )
+            if cursor.rowcount == 0:
+                return False
+            self.db["article_feeds"].insert(
+                {"article_id": article.id, "feed_url": article.feed_url, "first_seen": stamp},
+                ignore=True,
+            )
+            self.db.execute(
+                "UPDATE feeds SET articles_stored = articles_stored + 1 WHERE url = ?",
+                [article.feed_url],
+            )
+            # No OR IGNORE here: it would also swallow constraint violations.
+            self.db["claims"].insert_all(_claim_row(c, stamp) for c in claims)
         return True
 
     # -- runs -----------------------------------------------------------------
 
     def start_run(self, started: datetime) -> int:
-        with self.db.atomic():
+        with self._transaction():
             return int(self.db["runs"].insert({"started": started.isoformat(timespec="seconds")}).last_pk)
 
     def finish_run(self, summary: RunSummary) -> None:
-        with self.db.atomic():
+        with self._transaction():
             self.db["runs"].update(
                 summary.run_id,
                 {

@@ -27,18 +27,20 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from monitor import attributes
 from monitor.errors import ModelError
 from monitor.lexicon import KETAMINE_RE
 from monitor.records import CATEGORIES, Prediction
 
 NOT_A_CLAIM = "none"
+POLARITIES = ("positive", "null_or_negative", "neutral")
 LABELS = (*CATEGORIES, NOT_A_CLAIM)
 MODEL_FILE = "classifier.skops"
 CARD_FILE = "model-card.json"
 DATA_GLOB = "data/*.jsonl"
 SEED = 20261126
 # Part of the model version: change it whenever features or training change.
-RECIPE = "tfidf-word12-char25+logreg-v1"
+RECIPE = "tfidf-word12-char25+logreg-v2-polarity"
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -51,6 +53,7 @@ class Example:
     label: str
     secondary: str | None
     style: str
+    polarity: str | None
     origin: str  # file name it came from
 
 
@@ -79,7 +82,14 @@ def load_examples(models_dir: Path) -> list[Example]:
             if label not in LABELS:
                 raise ModelError(f"{path.name}:{number}: unknown label {label!r}")
             examples.append(
-                Example(text, label, row.get("secondary"), row.get("style", "unknown"), path.name)
+                Example(
+                    text,
+                    label,
+                    row.get("secondary"),
+                    row.get("style", "unknown"),
+                    row.get("polarity"),
+                    path.name,
+                )
             )
     return examples
 
@@ -121,6 +131,7 @@ class TrainingReport:
     claim_f1: float  # cross-validated F1 of the claim detector (claim = positive)
     category_macro_f1: float  # cross-validated macro F1 over the four categories
     category_f1: dict[str, float]
+    polarity_accuracy: float  # cross-validated accuracy of the polarity model on claim rows
 
 
 def train(models_dir: Path, folds: int = 5) -> TrainingReport:
@@ -130,14 +141,22 @@ def train(models_dir: Path, folds: int = 5) -> TrainingReport:
     is_claim = np.array([e.label != NOT_A_CLAIM for e in examples])
     claim_texts = [t for t, c in zip(texts, is_claim, strict=True) if c]
     categories = np.array([e.label for e in examples if e.label != NOT_A_CLAIM])
+    polar = [
+        (t, e.polarity)
+        for t, e in zip(texts, examples, strict=True)
+        if e.label != NOT_A_CLAIM and e.polarity in POLARITIES
+    ]
+    polar_texts, polarities = [t for t, _ in polar], np.array([p for _, p in polar])
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
     claim_cv = cross_val_predict(_pipeline(4.0), texts, is_claim, cv=splitter)
     category_cv = cross_val_predict(_pipeline(8.0), claim_texts, categories, cv=splitter)
     per_class = f1_score(categories, category_cv, labels=list(CATEGORIES), average=None)
+    polarity_cv = cross_val_predict(_pipeline(4.0), polar_texts, polarities, cv=splitter)
 
     detector = _pipeline(4.0).fit(texts, is_claim)
     categoriser = _pipeline(8.0).fit(claim_texts, categories)
+    polarity_model = _pipeline(4.0).fit(polar_texts, polarities)
     fingerprint = data_fingerprint(models_dir)
     version = hashlib.sha256(f"{fingerprint}|{RECIPE}|{sklearn.__version__}".encode()).hexdigest()[:12]
     report = TrainingReport(
@@ -147,11 +166,12 @@ def train(models_dir: Path, folds: int = 5) -> TrainingReport:
         claim_f1=round(float(f1_score(is_claim, claim_cv)), 4),
         category_macro_f1=round(float(np.mean(per_class)), 4),
         category_f1={c: round(float(f), 4) for c, f in zip(CATEGORIES, per_class, strict=True)},
+        polarity_accuracy=round(float(np.mean(polarity_cv == polarities)), 4),
     )
-    for pipeline in (detector, categoriser):
+    for pipeline in (detector, categoriser, polarity_model):
         _drop_stop_words(pipeline)
     skops.io.dump(
-        {"detector": detector, "categoriser": categoriser},
+        {"detector": detector, "categoriser": categoriser, "polarity": polarity_model},
         models_dir / MODEL_FILE,
         compression=zipfile.ZIP_DEFLATED,
         compresslevel=9,
@@ -167,6 +187,7 @@ def train(models_dir: Path, folds: int = 5) -> TrainingReport:
             "claim_f1": report.claim_f1,
             "category_macro_f1": report.category_macro_f1,
             "category_f1": report.category_f1,
+            "polarity_accuracy": report.polarity_accuracy,
         },
         "examples": report.examples,
         "label_counts": report.label_counts,
@@ -182,9 +203,12 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
 class ClaimClassifier:
     """Loaded models: claim probability and category scores for ketamine sentences."""
 
-    def __init__(self, detector: Pipeline, categoriser: Pipeline, version: str) -> None:
+    def __init__(
+        self, detector: Pipeline, categoriser: Pipeline, version: str, polarity: Pipeline | None = None
+    ) -> None:
         self.detector = detector
         self.categoriser = categoriser
+        self.polarity_model = polarity
         self.version = version
         self._claim_index = list(detector.classes_).index(True)
 
@@ -205,7 +229,7 @@ class ClaimClassifier:
             raise
         except Exception as exc:  # skops raises many kinds on a damaged file
             raise ModelError(f"cannot load {path}: {exc}") from exc
-        return cls(models["detector"], models["categoriser"], card["version"])
+        return cls(models["detector"], models["categoriser"], card["version"], models.get("polarity"))
 
     def claim_probability(self, texts: Sequence[str]) -> list[float]:
         if not texts:
@@ -217,13 +241,20 @@ class ClaimClassifier:
         """Category scores for each text, assuming it is a claim about ketamine."""
         if not texts:
             return []
-        proba = self.categoriser.predict_proba([normalise(t) for t in texts])
+        normalised = [normalise(t) for t in texts]
+        proba = self.categoriser.predict_proba(normalised)
         classes = [str(c) for c in self.categoriser.classes_]
+        guesses = (
+            self.polarity_model.predict(normalised)
+            if self.polarity_model is not None
+            else [None] * len(texts)
+        )
         predictions = []
-        for row in proba:
+        for text, row, guess in zip(texts, proba, guesses, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True)}
             best = max(scores, key=scores.__getitem__)
-            predictions.append(Prediction(best, scores[best], scores, self.version))
+            polarity = attributes.polarity(text, model_guess=str(guess) if guess is not None else None)
+            predictions.append(Prediction(best, scores[best], scores, self.version, polarity))
         return predictions
 
 
@@ -239,6 +270,7 @@ def classify_texts(classifier: ClaimClassifier, texts: Sequence[str]) -> list[di
             "confidence": p.confidence,
             "scores": p.scores,
             "claim_score": round(score, 4),
+            "polarity": p.polarity,
             "model_version": p.model_version,
         }
         for text, p, score in zip(texts, predictions, claim_scores, strict=True)

@@ -5,6 +5,7 @@ Expected failures (MonitorError) become one line on stderr and exit code 1.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -176,6 +177,31 @@ def train() -> None:
     click.echo(f"claim detector F1 (5-fold CV): {report.claim_f1:.3f}")
     per = ", ".join(f"{c} {f:.3f}" for c, f in report.category_f1.items())
     click.echo(f"category macro F1 (5-fold CV): {report.category_macro_f1:.3f} ({per})")
+
+
+@cli.command()
+@click.option(
+    "--threshold", type=click.FloatRange(0, 1), default=None, help="Claim threshold [default: from config]."
+)
+@click.option(
+    "--errors",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="Write missed and spurious claims here (JSON Lines).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@handle_errors
+def evaluate(threshold: float | None, errors: Any, as_json: bool) -> None:
+    """Score the whole pipeline on the hand-labelled articles in models/eval.
+
+    Reports claim-extraction precision, recall and F1, per-category F1 end to end,
+    the classifier alone on the labelled claims (with a confusion matrix), and a
+    breakdown by article kind.
+    """
+    from monitor.evaluate import run_evaluation
+
+    report, text = run_evaluation(load_settings(), threshold, errors)
+    click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
 
 
 def _progress_printer() -> Callable[[FeedReport, int, int], None]:

@@ -34,15 +34,30 @@ EXPORT_FIELDS = (
     "end",
     "model_version",
     "extracted_at",
+    "evidence_tier",
+    "explicit",
+    "polarity",
+    "hedged",
+    "study_type",
+    "sample_size",
+    "form",
+    "durations_days",
+    "amounts",
+    "percentages",
 )
+ATTRIBUTE_FIELDS = ("polarity", "hedged", "study_type", "sample_size", "form", "durations_days", "amounts",
+                    "percentages")  # fmt: skip
+JSON_FIELDS = ("scores", "mentions", "feed_urls", "durations_days", "amounts", "percentages")
 FORMATS = ("jsonl", "csv", "json")
 
 
 def claim_record(claim: StoredClaim) -> dict[str, Any]:
-    record = {name: getattr(claim, name) for name in EXPORT_FIELDS}
-    record["mentions"] = list(claim.mentions)
-    record["feed_urls"] = list(claim.feed_urls)
-    return record
+    record = {name: getattr(claim, name) for name in EXPORT_FIELDS if name not in ATTRIBUTE_FIELDS}
+    record |= {name: getattr(claim.attributes, name) for name in ATTRIBUTE_FIELDS}
+    record["amounts"] = [{"amount": m.amount, "currency": m.currency} for m in claim.attributes.amounts]
+    for name in ("mentions", "feed_urls", "durations_days", "percentages"):
+        record[name] = list(record[name])
+    return {name: record[name] for name in EXPORT_FIELDS}
 
 
 def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO) -> int:
@@ -53,7 +68,7 @@ def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO) -> int:
         writer.writeheader()
         for claim in claims:
             record = claim_record(claim)
-            for key in ("scores", "mentions", "feed_urls"):
+            for key in JSON_FIELDS:
                 record[key] = json.dumps(record[key], ensure_ascii=False)
             writer.writerow(record)
             count += 1

@@ -1,12 +1,13 @@
 """Find the sentences of an article that talk about ketamine, with spaCy.
 
-The default pipeline is ``spacy.blank("en")`` plus three components of ours, so
+The default pipeline is ``spacy.blank("en")`` plus the sentencizer and two components of ours, so
 nothing has to be downloaded. A trained pipeline (``en_core_web_sm`` ...) can be
 configured instead; our components are added to it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 import spacy
@@ -14,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from monitor.errors import ConfigError
-from monitor.lexicon import KETAMINE_RE, mentions_ketamine
+from monitor.lexicon import ANAPHOR_RE, OTHER_TREATMENT_RE, ketamine_spans, mentions_ketamine
 from monitor.records import Article, Sentence
 
 # Abbreviations after which a full stop does not end a sentence in scientific and
@@ -79,22 +80,72 @@ NON_TERMINAL_ABBREVIATIONS = frozenset(
 )
 
 
-@Language.component("monitor_paragraph_breaks")
-def paragraph_breaks(doc: Doc) -> Doc:
-    """Blank lines are hard sentence boundaries; abbreviations are not boundaries."""
+# Structured-abstract headings. Each starts a sentence and is not part of the sentence it opens.
+HEADING_RE = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?)\]\"\u201d]\s))(?P<heading>(?:background|introduction|context|importance|"
+    r"objectives?|aims?(?: and objectives)?|purpose|design(?:, setting,? and participants)?|setting|"
+    r"participants|patients|interventions?|exposures?|methods?(?: and results)?|materials and methods|"
+    r"main outcomes? and measures?|outcomes?|measurements|results?|findings|conclusions?(?: and relevance)?|"
+    r"interpretation|discussion|limitations|significance|trial registration|funding|key points|"
+    r"question|meaning)\s*:)\s*",
+    re.IGNORECASE,
+)
+METHODS_SECTION_RE = re.compile(
+    r"objectives?|aims?(?: and objectives)?|purpose|design(?:, setting,? and participants)?|setting|"
+    r"participants|patients|interventions?|exposures?|methods?|materials and methods|"
+    r"main outcomes? and measures?|outcomes?|measurements|trial registration|funding"
+)
+COMPARISON_RE = re.compile(
+    r"\b(?:vs\.?|versus|compared|than|superior|inferior|both|either|head-to-head)\b", re.I
+)
+OPENING_QUOTES = frozenset({'"', "\u201c", "\u2018", "'"})
+_BULLET = re.compile(r"^[\u2022\u2023\u25aa\u25cf\u2013\u2014*\-]\s+")
+
+
+@Language.component("monitor_sentence_rules")
+def sentence_rules(doc: Doc) -> Doc:
+    """Corrections to the sentencizer for scientific and news text:
+    blank lines and abstract headings start sentences; abbreviations and a lower-case
+    continuation do not."""
     for i, token in enumerate(doc):
         if i == 0:
             continue
         previous = doc[i - 1]
         if "\n" in previous.text or "\n" in previous.whitespace_:
             token.is_sent_start = True
-        elif token.is_sent_start and _is_abbreviation(doc, i - 1) and not token.is_space:
-            # "et al. found", "Fig. 2", "i.v. ketamine" go on.
+        elif (
+            token.is_sent_start
+            and not token.is_space
+            and (_is_abbreviation(doc, i - 1) or (token.text[:1].islower() and previous.text.endswith(".")))
+        ):
+            # "et al. found", "Fig. 2", "i.v. ketamine", "approx. sixty" go on.
             token.is_sent_start = False
         elif _ends_with_stop(previous) and token.is_title and not token.is_upper:
             # The tokenizer keeps "h." and "U.S." whole, so the sentencizer never sees their
             # full stop: "within 2 h. The effect ..." ends a sentence, "U.S. FDA" does not.
             token.is_sent_start = True
+    for i in range(2, len(doc)):
+        quote = doc[i - 1]
+        if (
+            doc[i].is_sent_start
+            and quote.text in OPENING_QUOTES
+            and doc[i - 2].whitespace_
+            and not quote.whitespace_
+        ):
+            # An opening quote belongs to the sentence it opens, not the one before it.
+            quote.is_sent_start = True
+            doc[i].is_sent_start = False
+    headings = []
+    for match in HEADING_RE.finditer(doc.text):
+        span = doc.char_span(match.start("heading"), match.end("heading"), alignment_mode="expand")
+        if span is None:
+            continue
+        headings.append(span)
+        if span.start > 0:
+            doc[span.start].is_sent_start = True
+        for token in doc[span.start + 1 : min(span.end + 1, len(doc))]:
+            token.is_sent_start = False
+    doc.spans["headings"] = headings
     return doc
 
 
@@ -117,10 +168,10 @@ def _is_abbreviation(doc: Doc, index: int) -> bool:
 
 @Language.component("monitor_ketamine_mentions")
 def ketamine_mentions(doc: Doc) -> Doc:
-    """Mark every ketamine term in doc.spans["ketamine"]."""
+    """Mark every ketamine term (with KAP, and Special K where drugs are the subject)."""
     spans = []
-    for match in KETAMINE_RE.finditer(doc.text):
-        span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+    for start, end in ketamine_spans(doc.text):
+        span = doc.char_span(start, end, alignment_mode="expand")
         if span is not None:
             spans.append(span)
     doc.spans["ketamine"] = spans
@@ -141,55 +192,95 @@ def build_nlp(model: str | None = None) -> Language:
         nlp = spacy.blank("en")
     if not nlp.has_pipe("parser") and not nlp.has_pipe("senter"):
         nlp.add_pipe("sentencizer")
-    nlp.add_pipe("monitor_paragraph_breaks", after="sentencizer" if nlp.has_pipe("sentencizer") else None)
+    nlp.add_pipe("monitor_sentence_rules", after="sentencizer" if nlp.has_pipe("sentencizer") else None)
     nlp.add_pipe("monitor_ketamine_mentions", last=True)
     return nlp
 
 
+def is_about_ketamine(article: Article) -> bool:
+    """An article is about ketamine when its title names it, or its text keeps coming back to it
+    more than to any other treatment. Elsewhere only sentences that name it are candidates."""
+    if mentions_ketamine(article.title):
+        return True
+    mentions = len(ketamine_spans(article.text))
+    others = len(OTHER_TREATMENT_RE.findall(article.text))
+    return mentions >= 3 or (mentions >= 2 and mentions > others)
+
+
 class SentenceExtractor:
-    """Splits articles into sentences and keeps those that mention ketamine."""
+    """Splits articles into sentences and keeps the candidates for claims about ketamine:
+    sentences that name it, and, in articles about ketamine, sentences that refer back to it
+    ("the drug", "infusions", "it") or report a result without naming any other treatment."""
 
     def __init__(self, nlp: Language, batch_size: int = 32) -> None:
         self.nlp = nlp
         self.batch_size = batch_size
 
     def extract(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Sentence]]]:
-        """Yield each article with its ketamine sentences, title first. Articles that never
+        """Yield each article with its candidate sentences, title first. Articles that never
         mention ketamine skip spaCy entirely: most of a feed is about something else."""
         articles = list(articles)
-        units = [
-            (index, unit, text)
-            for index, article in enumerate(articles)
-            if mentions_ketamine(article.title) or mentions_ketamine(article.text)
-            for unit, text in (("title", article.title), ("text", article.text))
-            if text and mentions_ketamine(text)
-        ]
+        units = []
+        for index, article in enumerate(articles):
+            if not (mentions_ketamine(article.title) or mentions_ketamine(article.text)):
+                continue
+            focused = is_about_ketamine(article)
+            for unit, text in (("title", article.title), ("text", article.text)):
+                if text and (focused or mentions_ketamine(text)):
+                    units.append((index, unit, text, focused))
         found: dict[int, list[Sentence]] = {i: [] for i in range(len(articles))}
-        docs = self.nlp.pipe((text for _, _, text in units), batch_size=self.batch_size)
-        for (index, unit, _), doc in zip(units, docs, strict=True):
-            found[index].extend(_ketamine_sentences(doc, articles[index].id, unit))
+        docs = self.nlp.pipe((text for _, _, text, _ in units), batch_size=self.batch_size)
+        for (index, unit, _, focused), doc in zip(units, docs, strict=True):
+            found[index].extend(_candidates(doc, articles[index].id, unit, focused))
         for index, article in enumerate(articles):
             yield article, found[index]
 
 
-def _ketamine_sentences(doc: Doc, article_id: str, unit: str) -> Iterator[Sentence]:
+def _candidates(doc: Doc, article_id: str, unit: str, focused: bool) -> Iterator[Sentence]:
     mentions: list[Span] = list(doc.spans.get("ketamine", []))
-    if not mentions:
-        return
+    headings = {span.start: span for span in doc.spans.get("headings", [])}
+    section = None
     for sent in doc.sents:
-        inside = [m.text for m in mentions if m.start >= sent.start and m.end <= sent.end]
-        if not inside:
+        heading = headings.get(sent.start)
+        if heading is not None:
+            section = " ".join(heading.text.rstrip(": ").lower().split())
+        inside = tuple(m.text for m in mentions if m.start >= sent.start and m.end <= sent.end)
+        begin = heading.end_char if heading is not None else sent.start_char
+        start, end = _strip_span(doc.text, begin, sent.end_char)
+        text = doc.text[start:end]
+        bullet = _BULLET.match(text)
+        if bullet:
+            start += bullet.end()
+            text = doc.text[start:end]
+        if len(text) < 3:
             continue
-        start, end = _strip_span(doc.text, sent.start_char, sent.end_char)
-        if end > start:
-            yield Sentence(
-                article_id=article_id,
-                text=doc.text[start:end],
-                unit=unit,
-                start=start,
-                end=end,
-                mentions=tuple(inside),
-            )
+        if not inside and not (focused and _refers_to_ketamine(text)):
+            continue
+        yield Sentence(
+            article_id=article_id,
+            text=text,
+            unit=unit,
+            start=start,
+            end=end,
+            mentions=inside,
+            explicit=bool(inside),
+            section=section,
+        )
+
+
+def is_methods_section(section: str | None) -> bool:
+    """Abstract sections that describe what was done, not what was found."""
+    return section is not None and METHODS_SECTION_RE.fullmatch(section) is not None
+
+
+def _refers_to_ketamine(text: str) -> bool:
+    """In an article about ketamine: refers back to it, compares with it, or names no other
+    treatment (an abstract's "Response rates were 64% vs 28%")."""
+    return (
+        ANAPHOR_RE.search(text) is not None
+        or OTHER_TREATMENT_RE.search(text) is None
+        or COMPARISON_RE.search(text) is not None
+    )
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:

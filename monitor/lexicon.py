@@ -1,4 +1,4 @@
-"""The words that name ketamine, shared by the extractor and the classifier."""
+"""The words that name ketamine and its forms, shared by the extractor and the classifier."""
 
 from __future__ import annotations
 
@@ -11,7 +11,73 @@ KETAMINE_RE = re.compile(
     r"|\b(?:spravato|ketalar|ketanest)\b",
     re.IGNORECASE,
 )
+# Abbreviation of ketamine-assisted psychotherapy: capitals only, "kap" is a word elsewhere.
+KAP_RE = re.compile(r"\bKAP\b")
+# "Special K" names ketamine only where drugs are the subject nearby.
+SPECIAL_K_RE = re.compile(r"\bSpecial[ -]K\b")
+DRUG_CONTEXT_RE = re.compile(
+    r"\b(?:drugs?|part(?:y|ies)|club|festival|recreational|snort\w*|dealer\w*|tranquil+i[sz]er|"
+    r"overdos\w*|high|dose|dissociat\w*|powder|gram|grams|addict\w*|k-hole|ketamine)\b",
+    re.IGNORECASE,
+)
+
+# What the article calls ketamine once it has been introduced.
+ANAPHOR_RE = re.compile(
+    r"\b(?:the|this|these|such|its?|each|a|an|one|first|second|third|six|further|repeat(?:ed)?)?\s*"
+    r"(?:drug|treatment|therapy|medication|medicine|infusions?|spray|nasal spray|doses?|sessions?|"
+    r"compound|anaesthetic|anesthetic)s?\b"
+    r"|\b(?:it|its)\b",
+    re.IGNORECASE,
+)
+
+# Named treatments other than ketamine: a sentence about one of these alone is not about ketamine.
+OTHER_TREATMENT_RE = re.compile(
+    r"\b(?:ssris?|snris?|sertraline|fluoxetine|prozac|escitalopram|citalopram|paroxetine|"
+    r"venlafaxine|duloxetine|bupropion|mirtazapine|quetiapine|aripiprazole|lithium|psilocybin|"
+    r"mdma|lsd|zuranolone|brexanolone|auvelity|dextromethorphan|electroconvulsive|ect|tms|"
+    r"transcranial|deep brain stimulation|lamotrigine|nitrous oxide|propofol|midazolam)\b",
+    re.IGNORECASE,
+)
+
+
+def ketamine_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of every ketamine mention, including KAP and Special K in context."""
+    spans = [(m.start(), m.end()) for m in KETAMINE_RE.finditer(text)]
+    spans += [(m.start(), m.end()) for m in KAP_RE.finditer(text)]
+    for match in SPECIAL_K_RE.finditer(text):
+        window = text[max(0, match.start() - 120) : match.end() + 120]
+        if DRUG_CONTEXT_RE.search(window.replace(match.group(), "")):
+            spans.append((match.start(), match.end()))
+    return sorted(spans)
 
 
 def mentions_ketamine(text: str) -> bool:
-    return KETAMINE_RE.search(text) is not None
+    """The cheap prefilter: does the text name ketamine at all?"""
+    return KETAMINE_RE.search(text) is not None or bool(ketamine_spans(text))
+
+
+# Forms and routes, most specific first; the first that matches a sentence names its form.
+FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("ketamine-assisted psychotherapy", re.compile(r"ketamine[- ]assisted (?:psycho)?therap|\bKAP\b", re.I)),
+    ("arketamine", re.compile(r"\barketamine|\(R\)-ketamine|\bR-ketamine", re.I)),
+    (
+        "esketamine nasal spray",
+        re.compile(r"\besketamine|\bspravato|\(S\)-ketamine|\bS-ketamine|\bketanest", re.I),
+    ),
+    ("intranasal ketamine", re.compile(r"\b(?:intranasal|nasal spray|nasal)\b", re.I)),
+    ("IV ketamine", re.compile(r"\b(?:intravenous(?:ly)?|i\.v\.|IV|infusions?|infused)(?![\w.])", re.I)),
+    ("IM ketamine", re.compile(r"\b(?:intramuscular(?:ly)?|i\.m\.)(?![\w.])|\bIM\b")),
+    ("oral ketamine", re.compile(r"\b(?:oral(?:ly)?|lozenges?|troches?|tablets?|sublingual)\b", re.I)),
+    ("subcutaneous ketamine", re.compile(r"\b(?:subcutaneous(?:ly)?|s\.c\.)(?![\w.])", re.I)),
+)
+
+
+def ketamine_form(*texts: str) -> str | None:
+    """The form or route stated in the first text that states one (sentence, then title)."""
+    for text in texts:
+        if not text:
+            continue
+        for name, pattern in FORMS:
+            if pattern.search(text):
+                return name
+    return None

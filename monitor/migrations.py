@@ -103,3 +103,33 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """,
     )
     db["claims"].enable_fts(["text"], tokenize="porter", create_triggers=True)
+
+
+@migration
+def m002_claim_attributes(db: sqlite_utils.Database) -> None:
+    run_statements(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN evidence_tier TEXT
+            /* preprint, peer-reviewed, press release, regulator or news: from where the item came */;
+        ALTER TABLE claims ADD COLUMN explicit INTEGER NOT NULL DEFAULT 1
+            /* 1: the sentence names ketamine; 0: it refers back to it ("the drug", "infusions") */;
+        ALTER TABLE claims ADD COLUMN polarity TEXT
+            /* positive (effect or risk found), null_or_negative (no effect, no difference), neutral */;
+        ALTER TABLE claims ADD COLUMN hedged INTEGER
+            /* 1 when the claim is hedged: may, could, suggests, preliminary */;
+        ALTER TABLE claims ADD COLUMN study_type TEXT
+            /* RCT, meta-analysis, observational, case report, open-label, animal, survey, modelling */;
+        ALTER TABLE claims ADD COLUMN sample_size INTEGER
+            /* participants, when the sentence or the article's opening states them */;
+        ALTER TABLE claims ADD COLUMN form TEXT
+            /* IV ketamine, esketamine nasal spray, oral ketamine, IM ketamine, ... when stated */;
+        ALTER TABLE claims ADD COLUMN durations_days TEXT
+            /* JSON list: every duration in the sentence, in days (two weeks -> 14) */;
+        ALTER TABLE claims ADD COLUMN amounts TEXT
+            /* JSON list of {"amount": 500.0, "currency": "USD"} for every sum of money */;
+        ALTER TABLE claims ADD COLUMN percentages TEXT
+            /* JSON list of the percentages in the sentence */;
+        CREATE INDEX claims_study_type ON claims(study_type);
+        """,
+    )

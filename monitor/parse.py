@@ -17,6 +17,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
+from monitor.attributes import evidence_tier
 from monitor.errors import FeedError
 from monitor.records import Article, FetchResult, ParsedFeed
 
@@ -121,6 +122,7 @@ def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | No
     publisher = entry.get("source", {}).get("title") if isinstance(entry.get("source"), dict) else None
     source = _text(publisher or "") or feed_title
     return Article(
+        evidence_tier=evidence_tier(feed_url, link, doi, source),
         id=article_id(doi=doi, link=link, guid=guid, title=title, source=source),
         url=link,
         title=title,

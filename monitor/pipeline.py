@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from monitor.attributes import describe
 from monitor.classify import ClaimClassifier
 from monitor.config import Settings, read_feeds
 from monitor.errors import ConfigError, FeedError
-from monitor.extract import SentenceExtractor, build_nlp
+from monitor.extract import SentenceExtractor, build_nlp, is_methods_section
 from monitor.fetch import HttpFetcher
+from monitor.lexicon import ketamine_form
 from monitor.parse import parse_feed
 from monitor.records import (
     CATEGORIES,
@@ -111,7 +113,7 @@ def _process_feed(
         store.link_feed(article_id, url)
     stored = 0
     for article, sentences in extractor.extract(fresh):
-        claims = classify_sentences(sentences, classifier, threshold)
+        claims = classify_sentences(article, sentences, classifier, threshold)
         if store.save_article(article, claims):
             stored += 1
             categories.update(c.category for c in claims)
@@ -121,14 +123,17 @@ def _process_feed(
 
 
 def classify_sentences(
-    sentences: Sequence[Sentence], classifier: Classifier, threshold: float
+    article: Article, sentences: Sequence[Sentence], classifier: Classifier, threshold: float
 ) -> list[Claim]:
-    """Keep the sentences the detector calls claims, and give each its category."""
+    """Keep the sentences the detector calls claims; give each its category and attributes."""
+    # Methods, objectives and outcome definitions describe what was done, not what was found.
+    sentences = [s for s in sentences if not is_methods_section(s.section)]
     if not sentences:
         return []
     claim_scores = classifier.claim_probability([s.text for s in sentences])
     kept = [(s, p) for s, p in zip(sentences, claim_scores, strict=True) if p >= threshold]
     predictions = classifier.categorise([s.text for s, _ in kept])
+    context = f"{article.title}\n{article.text[:1500]}"
     return [
         Claim(
             id=claim_id(sentence),
@@ -138,6 +143,12 @@ def classify_sentences(
             claim_score=score,
             model_version=prediction.model_version,
             scores=prediction.scores,
+            attributes=describe(
+                sentence.text,
+                context=context,
+                form=ketamine_form(sentence.text, article.title, article.text),
+                polarity_guess=prediction.polarity,
+            ),
         )
         for (sentence, score), prediction in zip(kept, predictions, strict=True)
     ]

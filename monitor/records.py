@@ -63,6 +63,7 @@ class Article:
     doi: str | None = None
     guid: str | None = None
     authors: str | None = None
+    evidence_tier: str = "news"  # preprint | peer-reviewed | press release | regulator | news
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ class Sentence:
     unit: str  # "title" or "text": which field of the article the offsets point into
     start: int
     end: int
-    mentions: tuple[str, ...]  # the ketamine terms as written
+    mentions: tuple[str, ...]  # the ketamine terms as written (empty for an implicit reference)
+    explicit: bool = True  # names ketamine itself, rather than "the drug", "infusions", "it"
+    section: str | None = None  # the abstract heading it falls under ("results"), if any
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,29 @@ class Prediction:
     confidence: float
     scores: dict[str, float]
     model_version: str
+    polarity: str = "neutral"  # positive | null_or_negative | neutral
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount of money as stated: "$500" is Money(500.0, "USD")."""
+
+    amount: float
+    currency: str  # ISO 4217 code
+
+
+@dataclass(frozen=True)
+class ClaimAttributes:
+    """What a claim says besides its category (see monitor.attributes for the rules)."""
+
+    polarity: str = "neutral"  # positive | null_or_negative | neutral
+    hedged: bool = False
+    study_type: str | None = None  # RCT, meta-analysis, observational, case report, open-label, ...
+    sample_size: int | None = None
+    form: str | None = None  # IV ketamine, esketamine nasal spray, oral ketamine, ...
+    durations_days: tuple[float, ...] = ()
+    amounts: tuple[Money, ...] = ()
+    percentages: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +135,7 @@ class Claim:
     claim_score: float  # the claim detector's probability that this is a claim
     model_version: str
     scores: dict[str, float] = field(default_factory=dict)
+    attributes: ClaimAttributes = field(default_factory=ClaimAttributes)
 
 
 @dataclass(frozen=True)
@@ -168,6 +195,9 @@ class StoredClaim:
     doi: str | None
     feed_url: str
     feed_urls: tuple[str, ...]
+    evidence_tier: str | None = None
+    explicit: bool = True
+    attributes: ClaimAttributes = field(default_factory=ClaimAttributes)
     rank: float | None = None  # BM25 rank when the claim came from a search (lower is better)
     highlighted: str | None = None  # the text with matches marked, from a search
 

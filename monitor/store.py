@@ -23,9 +23,11 @@ from monitor.records import (
     ALL_CLAIMS,
     Article,
     Claim,
+    ClaimAttributes,
     ClaimFilter,
     FeedState,
     FetchResult,
+    Money,
     ParsedFeed,
     RunSummary,
     StoredClaim,
@@ -159,7 +161,7 @@ class Store:
             self._ensure_feed(article.feed_url)
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
-                "authors, published, fetched, feed_url) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "authors, published, fetched, feed_url, evidence_tier) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     article.id,
                     article.url,
@@ -172,6 +174,7 @@ class Store:
                     article.published.isoformat(timespec="seconds") if article.published else None,
                     stamp,
                     article.feed_url,
+                    article.evidence_tier,
                 ],
             )
             if cursor.rowcount == 0:
@@ -247,7 +250,9 @@ SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
        claims.claim_score, claims.scores, claims.mentions, claims.unit, claims.start,
        claims."end", claims.model_version, claims.extracted_at,
        articles.id AS article_id, articles.title AS article_title, articles.url AS article_url,
-       articles.source, articles.published, articles.doi, articles.feed_url,
+       claims.explicit, claims.polarity, claims.hedged, claims.study_type, claims.sample_size,
+       claims.form, claims.durations_days, claims.amounts, claims.percentages,
+       articles.source, articles.published, articles.doi, articles.feed_url, articles.evidence_tier,
        (SELECT json_group_array(feed_url) FROM article_feeds
          WHERE article_feeds.article_id = articles.id) AS feed_urls
 FROM claims JOIN articles ON articles.id = claims.article_id
@@ -288,7 +293,7 @@ def fts_query(text: str) -> str:
 
 
 def _claim_row(claim: Claim, stamp: str) -> dict[str, Any]:
-    s = claim.sentence
+    s, a = claim.sentence, claim.attributes
     return {
         "id": claim.id,
         "article_id": s.article_id,
@@ -303,6 +308,15 @@ def _claim_row(claim: Claim, stamp: str) -> dict[str, Any]:
         "scores": json.dumps(claim.scores),
         "model_version": claim.model_version,
         "extracted_at": stamp,
+        "explicit": s.explicit,
+        "polarity": a.polarity,
+        "hedged": a.hedged,
+        "study_type": a.study_type,
+        "sample_size": a.sample_size,
+        "form": a.form,
+        "durations_days": json.dumps(list(a.durations_days)),
+        "amounts": json.dumps([{"amount": m.amount, "currency": m.currency} for m in a.amounts]),
+        "percentages": json.dumps(list(a.percentages)),
     }
 
 
@@ -328,6 +342,18 @@ def _stored_claim(row: dict[str, Any]) -> StoredClaim:
         doi=row["doi"],
         feed_url=row["feed_url"],
         feed_urls=tuple(json.loads(row["feed_urls"] or "[]")),
+        evidence_tier=row["evidence_tier"],
+        explicit=bool(row["explicit"]),
+        attributes=ClaimAttributes(
+            polarity=row["polarity"] or "neutral",
+            hedged=bool(row["hedged"]),
+            study_type=row["study_type"],
+            sample_size=row["sample_size"],
+            form=row["form"],
+            durations_days=tuple(json.loads(row["durations_days"] or "[]")),
+            amounts=tuple(Money(m["amount"], m["currency"]) for m in json.loads(row["amounts"] or "[]")),
+            percentages=tuple(json.loads(row["percentages"] or "[]")),
+        ),
         rank=row.get("rank"),
         highlighted=row.get("highlighted"),
     )

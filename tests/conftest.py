@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from monitor.classify import ClaimClassifier
 from monitor.config import Settings, default_models_dir
@@ -30,6 +32,19 @@ def classifier() -> ClaimClassifier:
 @pytest.fixture(scope="session")
 def extractor() -> SentenceExtractor:
     return SentenceExtractor(build_nlp())
+
+
+@pytest.fixture
+def threaded_httpserver() -> Iterator[HTTPServer]:
+    """A local server that answers requests in parallel (the default one answers one at a time,
+    so a slow response would hold up every other)."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.extract import SentenceExtractor, build_nlp
-from monitor.lexicon import KETAMINE_RE
+from monitor.lexicon import ketamine_form, ketamine_spans
 from monitor.records import Article
 
 
@@ -23,10 +23,13 @@ def article(title: str, text: str, id: str = "url:https://x/a") -> Article:
         ("Spravato nasal spray, Ketalar, Ketanest S", ["Spravato", "Ketalar", "Ketanest"]),
         ("ketamine-assisted psychotherapy", ["ketamine"]),
         ("norketamine levels and ketaminergic", []),
+        ("KAP sessions and kap", ["KAP"]),
+        ("He was sold Special K at a festival", ["Special K"]),
+        ("Special K cereal for breakfast", []),
     ],
 )
 def test_lexicon(text: str, found: list[str]) -> None:
-    assert [m.group() for m in KETAMINE_RE.finditer(text)] == found
+    assert [text[a:b] for a, b in ketamine_spans(text)] == found
 
 
 def sentences(nlp_text: str) -> list[str]:
@@ -55,22 +58,76 @@ def test_a_sentence_never_spans_two_paragraphs() -> None:
     ]
 
 
-def test_extractor_keeps_ketamine_sentences_with_exact_offsets(extractor: SentenceExtractor) -> None:
+def test_extractor_keeps_candidates_with_exact_offsets(extractor: SentenceExtractor) -> None:
     art = article(
         "Esketamine Cut Relapse By Half",
-        "Depression is common. Ketamine lifted mood within hours (n = 24).\n\n"
+        "Sertraline is the most prescribed SSRI. Ketamine lifted mood within hours (n = 24).\n\n"
         "Infusions cost $500. Spravato is given under supervision.",
     )
     ((_, found),) = list(extractor.extract([art]))
-    assert [(s.unit, s.text) for s in found] == [
-        ("title", "Esketamine Cut Relapse By Half"),
-        ("text", "Ketamine lifted mood within hours (n = 24)."),
-        ("text", "Spravato is given under supervision."),
+    assert [(s.unit, s.explicit, s.text) for s in found] == [
+        ("title", True, "Esketamine Cut Relapse By Half"),
+        ("text", True, "Ketamine lifted mood within hours (n = 24)."),
+        ("text", False, "Infusions cost $500."),
+        ("text", True, "Spravato is given under supervision."),
     ]
     for s in found:
         field = art.title if s.unit == "title" else art.text
         assert field[s.start : s.end] == s.text
-    assert found[2].mentions == ("Spravato",)
+    assert found[3].mentions == ("Spravato",)
+
+
+def test_implicit_references_count_only_in_articles_about_ketamine(extractor: SentenceExtractor) -> None:
+    about = article(
+        "Ketamine clinics multiply",
+        "The drug lifted her mood within a day. It wore off after two weeks. "
+        "Infusions are not covered by insurers. Lithium remains the standard for bipolar disorder.",
+        id="about",
+    )
+    passing = article(
+        "New options for hard-to-treat depression",
+        "Psilocybin helped half the group. Ketamine is another option some clinics offer. "
+        "The drug was well tolerated. Infusions of it are expensive.",
+        id="passing",
+    )
+    found = {a.id: [s.text for s in sentences] for a, sentences in extractor.extract([about, passing])}
+    assert found["about"] == [
+        "Ketamine clinics multiply",
+        "The drug lifted her mood within a day.",
+        "It wore off after two weeks.",
+        "Infusions are not covered by insurers.",
+    ]
+    assert found["passing"] == ["Ketamine is another option some clinics offer."]
+
+
+def test_abstract_headings_start_sentences_and_are_left_out(extractor: SentenceExtractor) -> None:
+    art = article(
+        "Ketamine vs midazolam",
+        "BACKGROUND: Ketamine acts fast. METHODS: We randomised 40 adults (n = 40) to ketamine. "
+        "Results: Response was 64% vs. 28% at 24 h (p < .05). CONCLUSIONS AND RELEVANCE: It works.",
+    )
+    ((_, found),) = list(extractor.extract([art]))
+    assert [(s.section, s.text) for s in found[1:]] == [
+        ("background", "Ketamine acts fast."),
+        ("methods", "We randomised 40 adults (n = 40) to ketamine."),
+        ("results", "Response was 64% vs. 28% at 24 h (p < .05)."),
+        ("conclusions and relevance", "It works."),
+    ]
+
+
+def test_quotes_spanning_sentences_and_lower_case_continuations() -> None:
+    assert sentences(
+        '"It worked. I felt better," she said. "Then it faded." The clinic charges approx. sixty'
+    ) == [
+        '"It worked.',
+        'I felt better," she said.',
+        '"Then it faded."',
+        "The clinic charges approx. sixty",
+    ]
+    assert sentences("Remission was 31.5% (95% CI 24.1-38.9). The effect faded.") == [
+        "Remission was 31.5% (95% CI 24.1-38.9).",
+        "The effect faded.",
+    ]
 
 
 def test_articles_without_ketamine_yield_nothing(extractor: SentenceExtractor) -> None:
@@ -83,3 +140,20 @@ def test_a_missing_trained_pipeline_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="not installed"):
         build_nlp("en_core_web_nonexistent")
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("a single 0.5 mg/kg i.v. infusion of ketamine", "IV ketamine"),
+        ("Spravato nasal spray twice weekly", "esketamine nasal spray"),
+        ("intranasal racemic ketamine", "intranasal ketamine"),
+        ("oral ketamine lozenges at home", "oral ketamine"),
+        ("IM ketamine in the clinic", "IM ketamine"),
+        ("ketamine-assisted psychotherapy (KAP)", "ketamine-assisted psychotherapy"),
+        ("arketamine did not separate from placebo", "arketamine"),
+        ("ketamine works", None),
+    ],
+)
+def test_forms_and_routes(text: str, form: str | None) -> None:
+    assert ketamine_form(text) == form

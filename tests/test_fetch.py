@@ -61,7 +61,8 @@ def test_redirect_is_followed_and_final_url_kept(httpserver: HTTPServer, setting
     assert result.content == FEED and result.final_url == httpserver.url_for("/new")
 
 
-def test_http_errors_and_timeouts_become_results(httpserver: HTTPServer) -> None:
+def test_http_errors_and_timeouts_become_results(threaded_httpserver: HTTPServer) -> None:
+    httpserver = threaded_httpserver
     httpserver.expect_request("/500").respond_with_data("boom", status=500)
     httpserver.expect_request("/slow").respond_with_handler(lambda r: time.sleep(1.5) or Response(FEED))
     sources = [FeedSource(httpserver.url_for(p)) for p in ("/500", "/slow")]
@@ -73,17 +74,13 @@ def test_http_errors_and_timeouts_become_results(httpserver: HTTPServer) -> None
     assert results[sources[2].url].error and "ConnectError" in results[sources[2].url].error
 
 
-def test_feeds_are_fetched_concurrently() -> None:
-    server = HTTPServer(host="127.0.0.1", threaded=True)  # the default test server answers one at a time
+def test_feeds_are_fetched_concurrently(threaded_httpserver: HTTPServer) -> None:
+    server = threaded_httpserver
     server.expect_request("/slow").respond_with_handler(lambda r: time.sleep(0.4) or Response(FEED))
-    server.start()
-    try:
-        sources = [FeedSource(server.url_for(f"/slow?n={i}")) for i in range(6)]
-        started = time.monotonic()
-        with HttpFetcher(Settings(concurrency=6)) as fetcher:
-            results = list(fetcher.fetch_all(sources, {}))
-    finally:
-        server.stop()
+    sources = [FeedSource(server.url_for(f"/slow?n={i}")) for i in range(6)]
+    started = time.monotonic()
+    with HttpFetcher(Settings(concurrency=6)) as fetcher:
+        results = list(fetcher.fetch_all(sources, {}))
     assert all(r.ok for r in results) and len(results) == 6
     assert time.monotonic() - started < 6 * 0.4 / 2  # serial would take 2.4 s
 

@@ -225,15 +225,29 @@ class SentenceExtractor:
             if not (mentions_ketamine(article.title) or mentions_ketamine(article.text)):
                 continue
             focused = is_about_ketamine(article)
-            for unit, text in (("title", article.title), ("text", article.text)):
-                if text and (focused or mentions_ketamine(text)):
-                    units.append((index, unit, text, focused))
+            if article.text and (focused or mentions_ketamine(article.text)):
+                units.append((index, "text", article.text, focused))
         found: dict[int, list[Sentence]] = {i: [] for i in range(len(articles))}
+        for index, article in enumerate(articles):
+            title = title_sentence(article)
+            if title is not None:
+                found[index].append(title)
         docs = self.nlp.pipe((text for _, _, text, _ in units), batch_size=self.batch_size)
         for (index, unit, _, focused), doc in zip(units, docs, strict=True):
             found[index].extend(_candidates(doc, articles[index].id, unit, focused))
         for index, article in enumerate(articles):
             yield article, found[index]
+
+
+def title_sentence(article: Article) -> Sentence | None:
+    """A headline is one unit, never split ("Ketamine Worked. Her Insurer Wouldn't Pay."),
+    and a candidate whenever it names ketamine."""
+    title = article.title
+    start, end = _strip_span(title, 0, len(title))
+    mentions = tuple(title[a:b] for a, b in ketamine_spans(title))
+    if not mentions or end <= start:
+        return None
+    return Sentence(article.id, title[start:end], "title", start, end, mentions)
 
 
 def _candidates(doc: Doc, article_id: str, unit: str, focused: bool) -> Iterator[Sentence]:

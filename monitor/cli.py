@@ -168,7 +168,7 @@ def train() -> None:
     Deterministic: the same data gives the same model version. Prints the
     cross-validated scores that go into models/model-card.json.
     """
-    from monitor.classify import train as train_models
+    from monitor.training import train as train_models
 
     models_dir = load_settings().models_dir
     click.echo(f"training on {models_dir / 'data'} ...", err=True)

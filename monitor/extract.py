@@ -98,6 +98,12 @@ METHODS_SECTION_RE = re.compile(
 COMPARISON_RE = re.compile(
     r"\b(?:vs\.?|versus|compared|than|superior|inferior|both|either|head-to-head)\b", re.I
 )
+DEPRESSION_RE = re.compile(r"\b(?:depress\w*|antidepress\w*|suicid\w*|mood|mental health|psychiatr\w*)", re.I)
+OUTSIDE_DEPRESSION_RE = re.compile(
+    r"\b(?:an(?:a)?esthe\w*|surg\w*|operat\w*|postoperative|analgesi\w*|sedation|intubat\w*|"
+    r"veterinar\w*|police|seiz\w*|smuggl\w*|charged|court|festival|party|parties|recreational)\b",
+    re.I,
+)
 OPENING_QUOTES = frozenset({'"', "\u201c", "\u2018", "'"})
 _BULLET = re.compile(r"^[\u2022\u2023\u25aa\u25cf\u2013\u2014*\-]\s+")
 
@@ -198,13 +204,23 @@ def build_nlp(model: str | None = None) -> Language:
 
 
 def is_about_ketamine(article: Article) -> bool:
-    """An article is about ketamine when its title names it, or its text keeps coming back to it
-    more than to any other treatment. Elsewhere only sentences that name it are candidates."""
+    """An article is about ketamine when its title names it, or its paragraphs keep coming back
+    to it more than to any other treatment. Elsewhere only sentences that name it are candidates.
+    (Counting paragraphs, not mentions: a round-up that says "esketamine (Spravato), a ketamine
+    derivative" once is still a round-up.)"""
     if mentions_ketamine(article.title):
         return True
-    mentions = len(ketamine_spans(article.text))
-    others = len(OTHER_TREATMENT_RE.findall(article.text))
-    return mentions >= 3 or (mentions >= 2 and mentions > others)
+    paragraphs = article.text.split("\n\n")
+    ketamine = sum(1 for p in paragraphs if mentions_ketamine(p))
+    others = sum(1 for p in paragraphs if OTHER_TREATMENT_RE.search(p))
+    return ketamine >= 3 or (ketamine >= 2 and ketamine > others)
+
+
+def is_outside_depression(article: Article) -> bool:
+    """Ketamine as an anaesthetic, a street drug or a seized substance, with no word of mood or
+    depression: there only its safety is news to our readers."""
+    text = f"{article.title}\n{article.text}"
+    return DEPRESSION_RE.search(text) is None and OUTSIDE_DEPRESSION_RE.search(text) is not None
 
 
 class SentenceExtractor:

@@ -17,7 +17,7 @@ from monitor.attributes import describe
 from monitor.classify import ClaimClassifier
 from monitor.config import Settings, read_feeds
 from monitor.errors import ConfigError, FeedError
-from monitor.extract import SentenceExtractor, build_nlp, is_methods_section
+from monitor.extract import SentenceExtractor, build_nlp, is_methods_section, is_outside_depression
 from monitor.fetch import HttpFetcher
 from monitor.lexicon import ketamine_form
 from monitor.parse import parse_feed
@@ -133,6 +133,9 @@ def classify_sentences(
     claim_scores = classifier.claim_probability([s.text for s in sentences])
     kept = [(s, p) for s, p in zip(sentences, claim_scores, strict=True) if p >= threshold]
     predictions = classifier.categorise([s.text for s, _ in kept])
+    if is_outside_depression(article):
+        # Ketamine in surgery, at a festival or in a seizure: only its safety is a claim for us.
+        kept, predictions = _only_safety(kept, predictions)
     context = f"{article.title}\n{article.text[:1500]}"
     return [
         Claim(
@@ -152,6 +155,13 @@ def classify_sentences(
         )
         for (sentence, score), prediction in zip(kept, predictions, strict=True)
     ]
+
+
+def _only_safety(
+    kept: list[tuple[Sentence, float]], predictions: list[Prediction]
+) -> tuple[list[tuple[Sentence, float]], list[Prediction]]:
+    pairs = [(k, p) for k, p in zip(kept, predictions, strict=True) if p.category == "safety"]
+    return [k for k, _ in pairs], [p for _, p in pairs]
 
 
 def claim_id(sentence: Sentence) -> str:

@@ -100,6 +100,7 @@ class Prediction:
     scores: dict[str, float]
     model_version: str
     polarity: str = "neutral"  # positive | null_or_negative | neutral
+    secondary: str | None = None  # the runner-up category, when its score is high too
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
+from collections.abc import Callable
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import pytest
 import skops.io
 
-from monitor.classify import CARD_FILE, MODEL_FILE, ClaimClassifier, data_fingerprint, train
+from monitor.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
+from monitor.training import data_fingerprint, train
 
 
 def test_shipped_model_was_trained_on_the_shipped_data(classifier: ClaimClassifier) -> None:
@@ -17,6 +22,10 @@ def test_shipped_model_was_trained_on_the_shipped_data(classifier: ClaimClassifi
     card = json.loads((default_models_dir() / CARD_FILE).read_text())
     assert card["data_sha256"] == data_fingerprint(default_models_dir())
     assert classifier.version == card["version"]
+    assert (
+        classifier.version
+        == hashlib.sha256((default_models_dir() / MODEL_FILE).read_bytes()).hexdigest()[:12]
+    )
     assert card["examples"] >= 1500
 
 
@@ -51,16 +60,18 @@ def test_training_is_reproducible_and_loadable(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     rows = []
     for path in sorted((default_models_dir() / "data").glob("*.jsonl")):
-        rows += path.read_text().splitlines()[:60]
+        rows += path.read_text().splitlines()[:24]
     (tmp_path / "data" / "sample.jsonl").write_text("\n".join(rows) + "\n")
-    first = train(tmp_path, folds=3)
+    first = train(tmp_path, folds=2, jobs=1)
+    first_bytes = (tmp_path / MODEL_FILE).read_bytes()
     loaded = ClaimClassifier.load(tmp_path)
     before = loaded.categorise(["Infusions cost $400 each."])
-    second = train(tmp_path, folds=3)
+    second = train(tmp_path, folds=2, jobs=1)
     after = ClaimClassifier.load(tmp_path).categorise(["Infusions cost $400 each."])
+    assert (tmp_path / MODEL_FILE).read_bytes() == first_bytes  # bit for bit
     assert first == second
     assert before == after
-    assert loaded.version == first.version
+    assert loaded.version == first.version == hashlib.sha256(first_bytes).hexdigest()[:12]
 
 
 def test_bad_training_rows_are_reported_with_their_line(tmp_path: Path) -> None:
@@ -86,3 +97,42 @@ def test_model_files_with_unexpected_types_are_refused(tmp_path: Path) -> None:
 def test_missing_model_tells_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="run `monitor train`"):
         ClaimClassifier.load(tmp_path)
+
+
+def test_training_data_is_independent_of_the_evaluation_set() -> None:
+    """No training sentence may be a copy or a close rewording of an evaluation sentence."""
+    from monitor.evaluate import load_eval_set
+    from monitor.training import load_examples
+
+    gold = [g.text for item in load_eval_set(default_models_dir()) for g in item.gold]
+    near = near_copies(gold)
+    assert near(gold[5]) == gold[5]  # the check itself can find a copy
+    leaks = [(e.origin, e.text, near(e.text)) for e in load_examples(default_models_dir()) if near(e.text)]
+    assert leaks == []
+
+
+def near_copies(sentences: list[str]) -> Callable[[str], str | None]:
+    """A function giving the sentence a text nearly copies (half its words shared, and 75%
+    alike character by character), or None."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"\w+", text.lower()))
+
+    sets = [words(s) for s in sentences]
+    index: dict[str, set[int]] = {}
+    for i, ws in enumerate(sets):
+        for w in ws:
+            index.setdefault(w, set()).add(i)
+    # Words found in many sentences say nothing about copying and make the search slow.
+    rare = {w: ids for w, ids in index.items() if len(ids) < 40}
+
+    def near(text: str) -> str | None:
+        mine = words(text)
+        for i in {i for w in mine for i in rare.get(w, ())}:
+            if len(mine & sets[i]) / len(mine | sets[i]) >= 0.5 and (
+                SequenceMatcher(None, text.lower(), sentences[i].lower()).ratio() >= 0.75
+            ):
+                return sentences[i]
+        return None
+
+    return near

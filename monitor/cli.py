@@ -106,9 +106,21 @@ def once(feeds_path: Path | None, db_path: Path | None) -> None:
     default="-",
     help="File to write [default: stdout].",
 )
+@click.option("--corrections", is_flag=True, help="Export corrections as training rows instead of claims.")
 @handle_errors
-def export(db_path: Path | None, fmt: str, categories: tuple[str, ...], output: Any) -> None:
-    """Export every claim with its article's metadata, one per line or row."""
+def export(
+    db_path: Path | None, fmt: str, categories: tuple[str, ...], output: Any, corrections: bool
+) -> None:
+    """Export every claim with its article's metadata, one per line or row.
+
+    With --corrections, export people's corrections instead, as training rows
+    (JSON Lines in the models/data format).
+    """
+    if corrections:
+        from monitor.corrections import export_corrections
+
+        export_corrections(db_path or default_db_path(), output)
+        return
     from monitor.export import export_claims
 
     export_claims(db_path or default_db_path(), fmt, output, ClaimFilter(categories=categories))
@@ -161,22 +173,109 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
 
 
 @cli.command()
+@db_option
 @handle_errors
-def train() -> None:
-    """Retrain the classifier from the labelled sentences in models/data.
+def train(db_path: Path | None) -> None:
+    """Retrain the classifier from models/data plus the corrections in the database.
 
-    Deterministic: the same data gives the same model version. Prints the
-    cross-validated scores that go into models/model-card.json.
+    Corrections win over shipped rows for the same sentence. Deterministic: the
+    same data gives the same model file, byte for byte. Prints cross-validated
+    scores and the evaluation set's scores before and after.
     """
-    from monitor.training import train as train_models
+    from monitor.evaluate import retrain_and_compare
 
-    models_dir = load_settings().models_dir
-    click.echo(f"training on {models_dir / 'data'} ...", err=True)
-    report = train_models(models_dir)
-    click.echo(f"model {report.version}: {report.examples} examples {report.label_counts}")
+    settings = load_settings()
+    click.echo(f"training on {settings.models_dir / 'data'} ...", err=True)
+    result = retrain_and_compare(settings, db_path or default_db_path())
+    report = result.report
+    click.echo(
+        f"model {report.version}: {report.examples} examples "
+        f"({report.corrections} corrections) {report.label_counts}"
+    )
     click.echo(f"claim detector F1 (5-fold CV): {report.claim_f1:.3f}")
     per = ", ".join(f"{c} {f:.3f}" for c, f in report.category_f1.items())
     click.echo(f"category macro F1 (5-fold CV): {report.category_macro_f1:.3f} ({per})")
+    for name, scored in (("before", result.before), ("after", result.after)):
+        if scored is not None:
+            click.echo(
+                f"evaluation set {name}: extraction F1 {scored.extraction.f1:.3f}, "
+                f"end-to-end macro F1 {scored.end_to_end_macro_f1:.3f}, "
+                f"classification macro F1 {scored.classification_macro_f1:.3f} (model {scored.model_version})"
+            )
+
+
+@cli.command()
+@click.argument("claim_id")
+@click.argument("category", type=click.Choice([*CATEGORIES, "none"]))
+@click.option("--note", default=None, help="Why, in your words.")
+@click.option("--by", default=None, help="Who is correcting [default: $MONITOR_USER or your login].")
+@db_option
+@handle_errors
+def label(claim_id: str, category: str, note: str | None, by: str | None, db_path: Path | None) -> None:
+    """Correct a claim's category (or say it is not a claim with `none`).
+
+    The correction is recorded with who and when; search, export and the digest
+    show the corrected label from then on, and `monitor train` learns from it.
+    """
+    from monitor.corrections import label_claim
+
+    c = label_claim(db_path or default_db_path(), claim_id, category, note, by)
+    click.echo(f"{c.claim_id}: {c.old_category} -> {c.new_category} (by {c.corrected_by})")
+
+
+@cli.command()
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=7,
+    show_default=True,
+    help="Claims stored in the last N days.",
+)
+@click.option("--by", default=None, help="Who is reviewing [default: $MONITOR_USER or your login].")
+@db_option
+@handle_errors
+def review(days: int, by: str | None, db_path: Path | None) -> None:
+    """Walk the uncertain claims of the last N days and label each one.
+
+    Answer e(fficacy), s(afety), d(uration), c(ost), n(ot a claim), Enter to skip, q to quit.
+    """
+    from monitor.corrections import label_claim, review_queue
+
+    path = db_path or default_db_path()
+    queue = review_queue(path, days)
+    keys = {"e": "efficacy", "s": "safety", "d": "duration", "c": "cost", "n": "none"}
+    done = 0
+    for number, claim in enumerate(queue, 1):
+        click.echo(f"\n[{number}/{len(queue)}] {claim.category} ({claim.confidence:.2f}) {claim.source}")
+        click.echo(f"  {claim.text}")
+        click.echo(f"  {claim.article_title}")
+        answer = (
+            click.prompt("  [e/s/d/c/n, Enter skip, q quit]", default="", show_default=False).strip().lower()
+        )
+        if answer == "q":
+            break
+        if answer in keys:
+            label_claim(path, claim.claim_id, keys[answer], None, by)
+            done += 1
+    click.echo(f"{done} labelled, {len(queue) - done} left uncertain")
+
+
+@cli.command()
+@db_option
+@handle_errors
+def reclassify(db_path: Path | None) -> None:
+    """Re-run every stored claim through the current model; corrected claims keep their label."""
+    from monitor.classify import ClaimClassifier
+    from monitor.corrections import reclassify as reclassify_claims
+
+    settings = load_settings()
+    summary = reclassify_claims(
+        db_path or default_db_path(), ClaimClassifier.load(settings.models_dir), settings.uncertain_below
+    )
+    click.echo(
+        f"model {summary.model_version}: {summary.relabelled} claims relabelled "
+        f"({summary.changed} changed category), {summary.kept} corrected claims kept"
+    )
 
 
 @cli.command()

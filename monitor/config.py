@@ -69,6 +69,7 @@ class Settings:
     max_bytes: int = 10_000_000  # a feed larger than this (decompressed) is refused
     concurrency: int = 8  # feeds fetched at once
     claim_threshold: float = 0.5  # claim-detector probability above which a sentence is a claim
+    uncertain_below: float = 0.6  # category probability below which a claim is flagged uncertain
     spacy_model: str | None = None  # e.g. "en_core_web_sm"; None means spacy.blank("en")
     models_dir: Path = field(default_factory=default_models_dir)
 

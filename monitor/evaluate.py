@@ -21,6 +21,7 @@ from monitor.errors import ModelError
 from monitor.extract import SentenceExtractor, build_nlp
 from monitor.pipeline import Extractor, classify_sentences
 from monitor.records import CATEGORIES, Article, Claim
+from monitor.training import TrainingReport
 
 EVAL_GLOB = "eval/*.json"
 
@@ -293,3 +294,29 @@ def run_evaluation(
         for error in report.errors:
             errors_out.write(json.dumps(error, ensure_ascii=False) + "\n")
     return report, format_report(report)
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    report: TrainingReport
+    before: EvaluationReport | None  # None when there was no loadable model before
+    after: EvaluationReport
+
+
+def retrain_and_compare(settings: Settings, db_path: Path | None) -> RetrainResult:
+    """Retrain from models/data plus the corrections in the database, and score the
+    evaluation set with the old and the new model."""
+    from monitor.corrections import as_examples, latest_corrections
+    from monitor.training import train
+
+    eval_set = load_eval_set(settings.models_dir)
+    extractor = SentenceExtractor(build_nlp(settings.spacy_model))
+    try:
+        old = ClaimClassifier.load(settings.models_dir)
+        before = evaluate(eval_set, extractor, old, settings.claim_threshold)
+    except ModelError:
+        before = None
+    corrections = as_examples(latest_corrections(db_path)) if db_path else []
+    report = train(settings.models_dir, corrections)
+    after = evaluate(eval_set, extractor, ClaimClassifier.load(settings.models_dir), settings.claim_threshold)
+    return RetrainResult(report, before, after)

@@ -133,3 +133,32 @@ def m002_claim_attributes(db: sqlite_utils.Database) -> None:
         CREATE INDEX claims_study_type ON claims(study_type);
         """,
     )
+
+
+@migration
+def m003_corrections(db: sqlite_utils.Database) -> None:
+    run_statements(
+        db,
+        """
+        ALTER TABLE claims ADD COLUMN secondary TEXT
+            /* the runner-up category when its score is high too */;
+        ALTER TABLE claims ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0
+            /* 1 when the category's probability is below the uncertainty threshold */;
+        ALTER TABLE claims ADD COLUMN model_category TEXT
+            /* what the model said; category differs from it once a person corrects it */;
+        ALTER TABLE claims ADD COLUMN corrected INTEGER NOT NULL DEFAULT 0
+            /* 1 when category comes from a person's correction, which reclassifying keeps */;
+        UPDATE claims SET model_category = category;
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,        -- correction number
+            claim_id TEXT NOT NULL REFERENCES claims(id),  -- the claim corrected
+            text TEXT NOT NULL,            -- the sentence, kept so corrections can become training rows
+            old_category TEXT NOT NULL,    -- the label before the correction
+            new_category TEXT NOT NULL,    -- efficacy, safety, duration, cost, or none (not a claim)
+            note TEXT,                     -- why, in the corrector's words
+            corrected_by TEXT NOT NULL,    -- who made it
+            corrected_at TEXT NOT NULL     -- ISO time, UTC
+        );
+        CREATE INDEX corrections_claim ON corrections(claim_id);
+        """,
+    )

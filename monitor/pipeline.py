@@ -54,6 +54,8 @@ class Classifier(Protocol):
     def categorise(self, texts: Sequence[str]) -> list[Prediction]: ...
 
 
+# A category probability below this marks the claim uncertain: kept, but shown apart for review.
+UNCERTAIN_BELOW = 0.6
 OnFeed = Callable[[FeedReport, int, int], None]
 
 
@@ -65,6 +67,7 @@ def run_once(
     classifier: Classifier,
     store: Store,
     claim_threshold: float = 0.5,
+    uncertain_below: float = UNCERTAIN_BELOW,
     on_feed: OnFeed | None = None,
 ) -> RunSummary:
     """Fetch every feed and store what is new. One bad feed never stops the others."""
@@ -73,7 +76,7 @@ def run_once(
     reports: list[FeedReport] = []
     new_claims: Counter[str] = Counter()
     for result in fetcher.fetch_all(sources, store.feed_states()):
-        report, claims = _process_feed(result, extractor, classifier, store, claim_threshold)
+        report, claims = _process_feed(result, extractor, classifier, store, claim_threshold, uncertain_below)
         reports.append(report)
         new_claims.update(claims)
         if on_feed:
@@ -96,6 +99,7 @@ def _process_feed(
     classifier: Classifier,
     store: Store,
     threshold: float,
+    uncertain_below: float,
 ) -> tuple[FeedReport, Counter[str]]:
     url = result.source.url
     categories: Counter[str] = Counter()
@@ -113,7 +117,7 @@ def _process_feed(
         store.link_feed(article_id, url)
     stored = 0
     for article, sentences in extractor.extract(fresh):
-        claims = classify_sentences(article, sentences, classifier, threshold)
+        claims = classify_sentences(article, sentences, classifier, threshold, uncertain_below)
         if store.save_article(article, claims):
             stored += 1
             categories.update(c.category for c in claims)
@@ -123,7 +127,11 @@ def _process_feed(
 
 
 def classify_sentences(
-    article: Article, sentences: Sequence[Sentence], classifier: Classifier, threshold: float
+    article: Article,
+    sentences: Sequence[Sentence],
+    classifier: Classifier,
+    threshold: float,
+    uncertain_below: float = UNCERTAIN_BELOW,
 ) -> list[Claim]:
     """Keep the sentences the detector calls claims; give each its category and attributes."""
     # Methods, objectives and outcome definitions describe what was done, not what was found.
@@ -152,6 +160,8 @@ def classify_sentences(
                 form=ketamine_form(sentence.text, article.title, article.text),
                 polarity_guess=prediction.polarity,
             ),
+            secondary=prediction.secondary,
+            uncertain=prediction.confidence < uncertain_below,
         )
         for (sentence, score), prediction in zip(kept, predictions, strict=True)
     ]
@@ -186,5 +196,6 @@ def run_configured(
             classifier=classifier,
             store=store,
             claim_threshold=settings.claim_threshold,
+            uncertain_below=settings.uncertain_below,
             on_feed=on_feed,
         )

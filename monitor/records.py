@@ -137,6 +137,22 @@ class Claim:
     model_version: str
     scores: dict[str, float] = field(default_factory=dict)
     attributes: ClaimAttributes = field(default_factory=ClaimAttributes)
+    secondary: str | None = None  # runner-up category when its score is high too
+    uncertain: bool = False  # confidence below the uncertainty threshold: shown apart
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A person's verdict on a claim's category (or that it is not a claim: "none")."""
+
+    claim_id: str
+    text: str
+    old_category: str
+    new_category: str
+    note: str | None
+    corrected_by: str
+    corrected_at: str
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,10 @@ class StoredClaim:
     evidence_tier: str | None = None
     explicit: bool = True
     attributes: ClaimAttributes = field(default_factory=ClaimAttributes)
+    secondary: str | None = None
+    uncertain: bool = False
+    model_category: str | None = None  # what the model said, when a person has corrected it
+    corrected: bool = False
     rank: float | None = None  # BM25 rank when the claim came from a search (lower is better)
     highlighted: str | None = None  # the text with matches marked, from a search
 
@@ -209,6 +229,9 @@ class ClaimFilter:
 
     categories: tuple[str, ...] = ()
     limit: int | None = None
+    uncertain_only: bool = False
+    since: str | None = None  # ISO date or time: claims stored from then on
+    include_rejected: bool = False  # claims a person marked "not a claim"
 
 
 ALL_CLAIMS = ClaimFilter()

@@ -7,28 +7,29 @@ so an interrupted run never leaves half an article behind.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from monitor.claimsql import CLAIM_SELECT, SEARCH_COLUMNS, claim_row, filter_sql, fts_query, stored_claim
 from monitor.errors import QueryError, StoreError
 from monitor.migrations import MIGRATIONS
 from monitor.records import (
     ALL_CLAIMS,
     Article,
     Claim,
-    ClaimAttributes,
     ClaimFilter,
+    Correction,
     FeedState,
     FetchResult,
-    Money,
     ParsedFeed,
+    Prediction,
     RunSummary,
     StoredClaim,
 )
@@ -188,7 +189,7 @@ class Store:
                 [article.feed_url],
             )
             # No OR IGNORE here: it would also swallow constraint violations.
-            self.db["claims"].insert_all(_claim_row(c, stamp) for c in claims)
+            self.db["claims"].insert_all(claim_row(c, stamp) for c in claims)
         return True
 
     # -- runs -----------------------------------------------------------------
@@ -218,22 +219,71 @@ class Store:
 
     def iter_claims(self, filters: ClaimFilter = ALL_CLAIMS) -> Iterator[StoredClaim]:
         """Every matching claim, oldest first, streamed from a cursor."""
-        where, params = _filter_sql(filters)
-        sql = f"{_CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid"
+        where, params = filter_sql(filters)
+        sql = f"{CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid"
         if filters.limit:
             sql += f" LIMIT {int(filters.limit)}"
         cursor = self.db.execute(sql, params)
         columns = [d[0] for d in cursor.description]
         for values in cursor:
-            yield _stored_claim(dict(zip(columns, values, strict=True)))
+            yield stored_claim(dict(zip(columns, values, strict=True)))
+
+    def get_claim(self, claim_id: str) -> StoredClaim:
+        filters = ClaimFilter(include_rejected=True)
+        where, params = filter_sql(filters)
+        rows = self.db.execute(f"{CLAIM_SELECT} {where} AND claims.id = ?", [*params, claim_id])
+        columns = [d[0] for d in rows.description]
+        row = rows.fetchone()
+        if row is None:
+            raise QueryError(f"no claim with id {claim_id!r}")
+        return stored_claim(dict(zip(columns, row, strict=True)))
+
+    # -- corrections ----------------------------------------------------------
+
+    def correct(self, claim_id: str, category: str, note: str | None, by: str) -> Correction:
+        """Record a person's label for a claim; from now on it is the claim's category."""
+        claim = self.get_claim(claim_id)
+        correction = Correction(claim_id, claim.text, claim.category, category, note, by, now_iso())
+        with self._transaction():
+            row = asdict(correction)
+            del row["id"]
+            self.db["corrections"].insert(row)
+            self.db.execute(
+                "UPDATE claims SET category = ?, corrected = 1, uncertain = 0 WHERE id = ?",
+                [category, claim_id],
+            )
+        return correction
+
+    def corrections(self) -> list[Correction]:
+        """Every correction, latest last; a claim corrected twice appears twice."""
+        return [Correction(**row) for row in self.db["corrections"].rows_where(order_by="id")]
+
+    def relabel(self, claim_id: str, prediction: Prediction, uncertain: bool) -> bool:
+        """Store a new model's verdict on a claim, unless a person has corrected it."""
+        with self._transaction():
+            cursor = self.db.execute(
+                "UPDATE claims SET category = ?, model_category = ?, confidence = ?, scores = ?, "
+                "secondary = ?, uncertain = ?, model_version = ? WHERE id = ? AND corrected = 0",
+                [
+                    prediction.category,
+                    prediction.category,
+                    round(prediction.confidence, 4),
+                    json.dumps(prediction.scores),
+                    prediction.secondary,
+                    uncertain,
+                    prediction.model_version,
+                    claim_id,
+                ],
+            )
+        return cursor.rowcount == 1
 
     def search(self, query: str, filters: ClaimFilter = ALL_CLAIMS) -> list[StoredClaim]:
         """Full-text search over claim sentences, best BM25 match first."""
         match = fts_query(query)
-        where, params = _filter_sql(filters)
+        where, params = filter_sql(filters)
         where = f"{where} {'AND' if where else 'WHERE'} claims_fts MATCH ?"
         sql = (
-            _CLAIM_SELECT.replace("SELECT", _SEARCH_COLUMNS, 1)
+            CLAIM_SELECT.replace("SELECT", SEARCH_COLUMNS, 1)
             + f" JOIN claims_fts ON claims_fts.rowid = claims.rowid {where}"
             + f" ORDER BY rank LIMIT {int(filters.limit or 20)}"
         )
@@ -242,121 +292,7 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise QueryError(f"cannot search for {query!r}: {exc}") from exc
         columns = [d[0] for d in cursor.description]
-        return [_stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
-
-
-_CLAIM_SELECT = """
-SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
-       claims.claim_score, claims.scores, claims.mentions, claims.unit, claims.start,
-       claims."end", claims.model_version, claims.extracted_at,
-       articles.id AS article_id, articles.title AS article_title, articles.url AS article_url,
-       claims.explicit, claims.polarity, claims.hedged, claims.study_type, claims.sample_size,
-       claims.form, claims.durations_days, claims.amounts, claims.percentages,
-       articles.source, articles.published, articles.doi, articles.feed_url, articles.evidence_tier,
-       (SELECT json_group_array(feed_url) FROM article_feeds
-         WHERE article_feeds.article_id = articles.id) AS feed_urls
-FROM claims JOIN articles ON articles.id = claims.article_id
-"""
-
-_SEARCH_COLUMNS = "SELECT bm25(claims_fts) AS rank, highlight(claims_fts, 0, ?, ?) AS highlighted,"
-
-
-def _filter_sql(filters: ClaimFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.categories:
-        clauses.append(f"claims.category IN ({','.join('?' * len(filters.categories))})")
-        params.extend(filters.categories)
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-# A phrase in straight or curly double quotes, or a run of word characters joined by
-# hyphens/apostrophes, optionally ending in * for a prefix search.
-_QUERY_PART = re.compile(r"[\"“”„](?P<phrase>[^\"“”„]*)[\"“”„]?|(?P<word>\w+(?:[-'\u2019]\w+)*)(?P<star>\*)?")
-
-
-def fts_query(text: str) -> str:
-    """Turn anything a user types into a safe FTS5 query: every word or phrase quoted
-    (so AND, NEAR, -, :, parentheses are just text), terms ANDed, `word*` kept as a prefix."""
-    parts = []
-    for match in _QUERY_PART.finditer(text):
-        if match.group("phrase") is not None:
-            words = re.findall(r"\w+", match.group("phrase"))
-            if words:
-                parts.append('"' + " ".join(words) + '"')
-        else:
-            words = re.findall(r"\w+", match.group("word"))
-            parts.append('"' + " ".join(words) + '"' + ("*" if match.group("star") else ""))
-    if not parts:
-        raise QueryError(f"nothing to search for in {text!r}: use words, e.g. `monitor search bladder`")
-    return " ".join(parts)
-
-
-def _claim_row(claim: Claim, stamp: str) -> dict[str, Any]:
-    s, a = claim.sentence, claim.attributes
-    return {
-        "id": claim.id,
-        "article_id": s.article_id,
-        "text": s.text,
-        "unit": s.unit,
-        "start": s.start,
-        "end": s.end,
-        "mentions": json.dumps(list(s.mentions)),
-        "category": claim.category,
-        "confidence": round(claim.confidence, 4),
-        "claim_score": round(claim.claim_score, 4),
-        "scores": json.dumps(claim.scores),
-        "model_version": claim.model_version,
-        "extracted_at": stamp,
-        "explicit": s.explicit,
-        "polarity": a.polarity,
-        "hedged": a.hedged,
-        "study_type": a.study_type,
-        "sample_size": a.sample_size,
-        "form": a.form,
-        "durations_days": json.dumps(list(a.durations_days)),
-        "amounts": json.dumps([{"amount": m.amount, "currency": m.currency} for m in a.amounts]),
-        "percentages": json.dumps(list(a.percentages)),
-    }
-
-
-def _stored_claim(row: dict[str, Any]) -> StoredClaim:
-    return StoredClaim(
-        claim_id=row["claim_id"],
-        text=row["text"],
-        category=row["category"],
-        confidence=row["confidence"],
-        claim_score=row["claim_score"],
-        scores=json.loads(row["scores"]),
-        mentions=tuple(json.loads(row["mentions"])),
-        unit=row["unit"],
-        start=row["start"],
-        end=row["end"],
-        model_version=row["model_version"],
-        extracted_at=row["extracted_at"],
-        article_id=row["article_id"],
-        article_title=row["article_title"],
-        article_url=row["article_url"],
-        source=row["source"],
-        published=row["published"],
-        doi=row["doi"],
-        feed_url=row["feed_url"],
-        feed_urls=tuple(json.loads(row["feed_urls"] or "[]")),
-        evidence_tier=row["evidence_tier"],
-        explicit=bool(row["explicit"]),
-        attributes=ClaimAttributes(
-            polarity=row["polarity"] or "neutral",
-            hedged=bool(row["hedged"]),
-            study_type=row["study_type"],
-            sample_size=row["sample_size"],
-            form=row["form"],
-            durations_days=tuple(json.loads(row["durations_days"] or "[]")),
-            amounts=tuple(Money(m["amount"], m["currency"]) for m in json.loads(row["amounts"] or "[]")),
-            percentages=tuple(json.loads(row["percentages"] or "[]")),
-        ),
-        rank=row.get("rank"),
-        highlighted=row.get("highlighted"),
-    )
+        return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
 
 
 def _describe(exc: sqlite3.Error) -> str:

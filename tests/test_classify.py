@@ -14,7 +14,7 @@ import skops.io
 from monitor.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
-from monitor.training import data_fingerprint, train
+from monitor.training import Example, data_fingerprint, train
 
 
 def test_shipped_model_was_trained_on_the_shipped_data(classifier: ClaimClassifier) -> None:
@@ -56,22 +56,29 @@ def test_detector_separates_claims_from_background(classifier: ClaimClassifier) 
     assert claim > 0.5 > background
 
 
-def test_training_is_reproducible_and_loadable(tmp_path: Path) -> None:
+def test_training_is_reproducible_loadable_and_learns_corrections(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     rows = []
     for path in sorted((default_models_dir() / "data").glob("*.jsonl")):
         rows += path.read_text().splitlines()[:24]
     (tmp_path / "data" / "sample.jsonl").write_text("\n".join(rows) + "\n")
-    first = train(tmp_path, folds=2, jobs=1)
+    shipped = json.loads(rows[0])
+    fix = "cost" if shipped["label"] != "cost" else "safety"
+    corrections = [Example(shipped["text"], fix, None, "correction", None, "corrections")]
+
+    first = train(tmp_path, corrections, folds=2, jobs=1)
     first_bytes = (tmp_path / MODEL_FILE).read_bytes()
+    card = json.loads((tmp_path / CARD_FILE).read_text())
     loaded = ClaimClassifier.load(tmp_path)
     before = loaded.categorise(["Infusions cost $400 each."])
-    second = train(tmp_path, folds=2, jobs=1)
+    second = train(tmp_path, corrections, folds=2, jobs=1)
     after = ClaimClassifier.load(tmp_path).categorise(["Infusions cost $400 each."])
     assert (tmp_path / MODEL_FILE).read_bytes() == first_bytes  # bit for bit
     assert first == second
     assert before == after
     assert loaded.version == first.version == hashlib.sha256(first_bytes).hexdigest()[:12]
+    assert first.corrections == 1 and first.examples == len(rows)  # the correction replaced its row
+    assert card["data_sha256"] == data_fingerprint(tmp_path, corrections) != data_fingerprint(tmp_path)
 
 
 def test_bad_training_rows_are_reported_with_their_line(tmp_path: Path) -> None:

@@ -1,0 +1,141 @@
+"""How claims look in SQL: the SELECT behind every read, the filters, the FTS query built
+from user text, and the mapping between Claim / StoredClaim and table rows.
+
+No connection here: monitor.store runs what this module writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from monitor.errors import QueryError
+from monitor.records import Claim, ClaimAttributes, ClaimFilter, Money, StoredClaim
+
+CLAIM_SELECT = """
+SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
+       claims.claim_score, claims.scores, claims.mentions, claims.unit, claims.start,
+       claims."end", claims.model_version, claims.extracted_at,
+       articles.id AS article_id, articles.title AS article_title, articles.url AS article_url,
+       claims.explicit, claims.polarity, claims.hedged, claims.study_type, claims.sample_size,
+       claims.form, claims.durations_days, claims.amounts, claims.percentages,
+       claims.secondary, claims.uncertain, claims.model_category, claims.corrected,
+       articles.source, articles.published, articles.doi, articles.feed_url, articles.evidence_tier,
+       (SELECT json_group_array(feed_url) FROM article_feeds
+         WHERE article_feeds.article_id = articles.id) AS feed_urls
+FROM claims JOIN articles ON articles.id = claims.article_id
+"""
+
+SEARCH_COLUMNS = "SELECT bm25(claims_fts) AS rank, highlight(claims_fts, 0, ?, ?) AS highlighted,"
+
+
+def filter_sql(filters: ClaimFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = [] if filters.include_rejected else ["claims.category != 'none'"]
+    params: list[Any] = []
+    if filters.categories:
+        clauses.append(f"claims.category IN ({','.join('?' * len(filters.categories))})")
+        params.extend(filters.categories)
+    if filters.uncertain_only:
+        clauses.append("claims.uncertain = 1 AND claims.corrected = 0")
+    if filters.since:
+        clauses.append("claims.extracted_at >= ?")
+        params.append(filters.since)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+# A phrase in straight or curly double quotes, or a run of word characters joined by
+# hyphens/apostrophes, optionally ending in * for a prefix search.
+_QUERY_PART = re.compile(r"[\"“”„](?P<phrase>[^\"“”„]*)[\"“”„]?|(?P<word>\w+(?:[-'\u2019]\w+)*)(?P<star>\*)?")
+
+
+def fts_query(text: str) -> str:
+    """Turn anything a user types into a safe FTS5 query: every word or phrase quoted
+    (so AND, NEAR, -, :, parentheses are just text), terms ANDed, `word*` kept as a prefix."""
+    parts = []
+    for match in _QUERY_PART.finditer(text):
+        if match.group("phrase") is not None:
+            words = re.findall(r"\w+", match.group("phrase"))
+            if words:
+                parts.append('"' + " ".join(words) + '"')
+        else:
+            words = re.findall(r"\w+", match.group("word"))
+            parts.append('"' + " ".join(words) + '"' + ("*" if match.group("star") else ""))
+    if not parts:
+        raise QueryError(f"nothing to search for in {text!r}: use words, e.g. `monitor search bladder`")
+    return " ".join(parts)
+
+
+def claim_row(claim: Claim, stamp: str) -> dict[str, Any]:
+    s, a = claim.sentence, claim.attributes
+    return {
+        "id": claim.id,
+        "article_id": s.article_id,
+        "text": s.text,
+        "unit": s.unit,
+        "start": s.start,
+        "end": s.end,
+        "mentions": json.dumps(list(s.mentions)),
+        "category": claim.category,
+        "confidence": round(claim.confidence, 4),
+        "claim_score": round(claim.claim_score, 4),
+        "scores": json.dumps(claim.scores),
+        "model_version": claim.model_version,
+        "extracted_at": stamp,
+        "explicit": s.explicit,
+        "polarity": a.polarity,
+        "hedged": a.hedged,
+        "study_type": a.study_type,
+        "sample_size": a.sample_size,
+        "form": a.form,
+        "durations_days": json.dumps(list(a.durations_days)),
+        "amounts": json.dumps([{"amount": m.amount, "currency": m.currency} for m in a.amounts]),
+        "percentages": json.dumps(list(a.percentages)),
+        "secondary": claim.secondary,
+        "uncertain": claim.uncertain,
+        "model_category": claim.category,
+        "corrected": False,
+    }
+
+
+def stored_claim(row: dict[str, Any]) -> StoredClaim:
+    return StoredClaim(
+        claim_id=row["claim_id"],
+        text=row["text"],
+        category=row["category"],
+        confidence=row["confidence"],
+        claim_score=row["claim_score"],
+        scores=json.loads(row["scores"]),
+        mentions=tuple(json.loads(row["mentions"])),
+        unit=row["unit"],
+        start=row["start"],
+        end=row["end"],
+        model_version=row["model_version"],
+        extracted_at=row["extracted_at"],
+        article_id=row["article_id"],
+        article_title=row["article_title"],
+        article_url=row["article_url"],
+        source=row["source"],
+        published=row["published"],
+        doi=row["doi"],
+        feed_url=row["feed_url"],
+        feed_urls=tuple(json.loads(row["feed_urls"] or "[]")),
+        evidence_tier=row["evidence_tier"],
+        explicit=bool(row["explicit"]),
+        attributes=ClaimAttributes(
+            polarity=row["polarity"] or "neutral",
+            hedged=bool(row["hedged"]),
+            study_type=row["study_type"],
+            sample_size=row["sample_size"],
+            form=row["form"],
+            durations_days=tuple(json.loads(row["durations_days"] or "[]")),
+            amounts=tuple(Money(m["amount"], m["currency"]) for m in json.loads(row["amounts"] or "[]")),
+            percentages=tuple(json.loads(row["percentages"] or "[]")),
+        ),
+        secondary=row["secondary"],
+        uncertain=bool(row["uncertain"]),
+        model_category=row["model_category"],
+        corrected=bool(row["corrected"]),
+        rank=row.get("rank"),
+        highlighted=row.get("highlighted"),
+    )

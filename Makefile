@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := build/demo.db
 
-.PHONY: install demo test lint format train clean
+.PHONY: install demo test lint format train bench clean
 
 $(BIN)/monitor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,8 @@ test: install lint
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check monitor tests
-	$(BIN)/ruff format --check monitor tests
+	$(BIN)/ruff check monitor tests benchmarks
+	$(BIN)/ruff format --check monitor tests benchmarks
 
 format: install
 	$(BIN)/ruff check --fix monitor tests
@@ -40,6 +40,9 @@ format: install
 
 train: install
 	$(BIN)/monitor train
+
+bench: install
+	$(BIN)/python benchmarks/extraction.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ from lxml import etree
 
 from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
-from monitor.extract import SentenceExtractor, _candidates, build_nlp, is_about_ketamine
+from monitor.extract import SentenceExtractor, _candidates, build_nlp, is_about_ketamine, title_sentence
 from monitor.lexicon import mentions_ketamine
 from monitor.pipeline import classify_sentences
 from monitor.records import Article
@@ -67,19 +67,15 @@ def run_monitor(articles: list[Article], extractor: SentenceExtractor, classifie
 
 
 def run_everything(articles: list[Article], extractor: SentenceExtractor, classifier: ClaimClassifier) -> int:
-    """No prefilter: every title and text goes through spaCy, then the same selection."""
+    """No prefilter: every text goes through spaCy, then the same selection and classification."""
     claims = 0
-    units = [
-        (a, unit, text) for a in articles for unit, text in (("title", a.title), ("text", a.text)) if text
-    ]
-    docs = extractor.nlp.pipe((text for _, _, text in units), batch_size=extractor.batch_size)
-    by_article: dict[str, list] = {}
-    for (article, unit, _), doc in zip(units, docs, strict=True):
-        by_article.setdefault(article.id, []).extend(
-            _candidates(doc, article.id, unit, is_about_ketamine(article))
+    docs = extractor.nlp.pipe((a.text for a in articles), batch_size=extractor.batch_size)
+    for article, doc in zip(articles, docs, strict=True):
+        title = title_sentence(article)
+        sentences = ([title] if title else []) + list(
+            _candidates(doc, article.id, "text", is_about_ketamine(article))
         )
-    for article in articles:
-        claims += len(classify_sentences(article, by_article.get(article.id, []), classifier, 0.5))
+        claims += len(classify_sentences(article, sentences, classifier, 0.5))
     return claims
 
 

@@ -12,11 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import skops.io
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from monitor.errors import ModelError
 
-# The only types a model file may contain; anything else is refused at load time.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
+# Types skops does not trust by itself that our model files hold; any other is refused at
+# load time. (Pipelines, vectorizers, logistic regression and numpy arrays skops trusts already.)
+TRUSTED_TYPES = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
+)
 
 # skops names array files and memo entries after Python object ids, which change on every
 # run; we renumber them in order of first appearance so the same model gives the same bytes.
@@ -56,17 +62,14 @@ def save(models: dict[str, Any], path: Path) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Load a model file, refusing it if it holds any type we did not expect."""
+    """Load a model file, refusing it if it holds any type outside TRUSTED_TYPES."""
     try:
-        untrusted = skops.io.get_untrusted_types(file=path)
+        models = skops.io.load(path, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException:
+        found = skops.io.get_untrusted_types(file=path)
+        refused = sorted(set(found) - set(TRUSTED_TYPES))
+        raise ModelError(f"{path} holds unexpected types: {', '.join(refused)}") from None
     except Exception as exc:  # skops raises many kinds on a damaged file
-        raise ModelError(f"cannot load {path}: {exc}") from exc
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
-        raise ModelError(f"{path} holds unexpected types: {', '.join(refused)}")
-    try:
-        models = skops.io.load(path, trusted=untrusted)
-    except Exception as exc:
         raise ModelError(f"cannot load {path}: {exc}") from exc
     if not isinstance(models, dict):
         raise ModelError(f"{path} is not a monitor model file")

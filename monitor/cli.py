@@ -279,6 +279,42 @@ def reclassify(db_path: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--week", default=None, help="ISO week, e.g. 2026-W47 [default: the last complete week].")
+@db_option
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write FILE.html or FILE.eml (the whole message) instead of printing the text.",
+)
+@click.option("--send", is_flag=True, help="Deliver by SMTP (settings from the config and MONITOR_SMTP_*).")
+@click.option(
+    "--to", "recipients", multiple=True, help="Recipient (repeatable) [default: digest_to in the config]."
+)
+@click.option("--force", is_flag=True, help="Send even if this week already went to these recipients.")
+@handle_errors
+def digest(
+    week: str | None,
+    db_path: Path | None,
+    output: Path | None,
+    send: bool,
+    recipients: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Build the weekly digest of new claims, grouped by category; print, save or send it."""
+    from monitor.digest import deliver, make_digest, write_digest
+
+    settings = load_settings()
+    path = db_path or default_db_path()
+    built = make_digest(path, settings, week)
+    to = list(recipients) or list(settings.digest_to)
+    if send:
+        click.echo(deliver(built, settings, path, to, force))
+    else:
+        click.echo(write_digest(built, settings, output, to))
+
+
+@cli.command()
 @click.option(
     "--threshold", type=click.FloatRange(0, 1), default=None, help="Claim threshold [default: from config]."
 )

@@ -72,6 +72,17 @@ class Settings:
     uncertain_below: float = 0.6  # category probability below which a claim is flagged uncertain
     spacy_model: str | None = None  # e.g. "en_core_web_sm"; None means spacy.blank("en")
     models_dir: Path = field(default_factory=default_models_dir)
+    timezone: str = "UTC"  # IANA name; digest weeks run Monday to Sunday in it
+    base_url: str | None = None  # the web view's address, for links from the digest to each claim
+    # Mail. MONITOR_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM and _SECURITY override these.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # better in the environment
+    smtp_from: str | None = None
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    digest_to: tuple[str, ...] = ()  # default recipients
+    list_unsubscribe: str | None = None  # a mailto: or https: address for the List-Unsubscribe header
 
 
 def config_path() -> Path:
@@ -84,7 +95,7 @@ def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     settings = Settings()
     if not path.exists():
-        return settings
+        return _from_environment(settings)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -98,10 +109,40 @@ def load_settings(path: Path | None = None) -> Settings:
         default = getattr(settings, key)
         if key == "models_dir":
             value = Path(str(value)).expanduser()
+        elif (
+            isinstance(default, tuple) and isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            value = tuple(value)
         elif not _fits(value, default):
             raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
         updates[key] = value
-    return replace(settings, **updates)
+    settings = replace(settings, **updates)
+    return _from_environment(settings)
+
+
+SMTP_ENVIRONMENT = {
+    "MONITOR_SMTP_HOST": ("smtp_host", str),
+    "MONITOR_SMTP_PORT": ("smtp_port", int),
+    "MONITOR_SMTP_USER": ("smtp_user", str),
+    "MONITOR_SMTP_PASSWORD": ("smtp_password", str),
+    "MONITOR_SMTP_FROM": ("smtp_from", str),
+    "MONITOR_SMTP_SECURITY": ("smtp_security", str),
+}
+
+
+def _from_environment(settings: Settings) -> Settings:
+    updates: dict[str, object] = {}
+    for variable, (name, kind) in SMTP_ENVIRONMENT.items():
+        value = os.environ.get(variable)
+        if value:
+            try:
+                updates[name] = kind(value)
+            except ValueError:
+                raise ConfigError(f"{variable} must be {kind.__name__}, got {value!r}") from None
+    settings = replace(settings, **updates)
+    if settings.smtp_security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"smtp_security must be starttls, ssl or none, not {settings.smtp_security!r}")
+    return settings
 
 
 def _fits(value: object, default: object) -> bool:

@@ -162,3 +162,21 @@ def m003_corrections(db: sqlite_utils.Database) -> None:
         CREATE INDEX corrections_claim ON corrections(claim_id);
         """,
     )
+
+
+@migration
+def m004_digests(db: sqlite_utils.Database) -> None:
+    run_statements(
+        db,
+        """
+        CREATE TABLE digests_sent (
+            id INTEGER PRIMARY KEY,        -- send number
+            week TEXT NOT NULL,            -- ISO week of the digest, e.g. 2026-W47
+            recipients TEXT NOT NULL,      -- sorted, lower-cased addresses, comma-separated
+            message_id TEXT NOT NULL,      -- the Message-ID header of the email sent
+            claims INTEGER NOT NULL,       -- how many claims it carried
+            sent_at TEXT NOT NULL          -- ISO time the SMTP server accepted it, UTC
+        );
+        CREATE INDEX digests_sent_week ON digests_sent(week, recipients);
+        """,
+    )

@@ -235,3 +235,48 @@ class ClaimFilter:
 
 
 ALL_CLAIMS = ClaimFilter()
+
+
+@dataclass(frozen=True)
+class Week:
+    """An ISO week in the configured timezone, with its bounds in UTC."""
+
+    label: str  # "2026-W47"
+    start: datetime  # Monday 00:00 local, as an aware UTC datetime
+    end: datetime  # the next Monday 00:00 local, as an aware UTC datetime
+    timezone: str
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One claim in the digest, with the other outlets that reported the same thing."""
+
+    claim: StoredClaim
+    also_reported_by: tuple[tuple[str, str | None], ...] = ()  # (source, article url)
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    url: str
+    title: str | None
+    problem: str  # "failed all week" or "nothing new"
+    last_error: str | None
+    last_ok: str | None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything the weekly email says, before it is rendered."""
+
+    week: Week
+    counts: dict[str, tuple[int, int]]  # category -> (this week, previous week)
+    history: tuple[tuple[str, dict[str, int]], ...]  # last 8 weeks, oldest first: (label, counts)
+    sections: dict[str, tuple[DigestItem, ...]]  # category -> items, strongest first
+    needs_review: tuple[DigestItem, ...]
+    feed_health: tuple[FeedHealth, ...]
+    base_url: str | None = None  # where the web view lives, for links to each claim
+
+    @property
+    def total(self) -> int:
+        """New claims this week (near-duplicates counted each, as in the per-category counts)."""
+        return sum(this for this, _ in self.counts.values())

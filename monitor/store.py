@@ -26,6 +26,7 @@ from monitor.records import (
     Claim,
     ClaimFilter,
     Correction,
+    FeedHealth,
     FeedState,
     FetchResult,
     ParsedFeed,
@@ -155,9 +156,10 @@ class Store:
                 ignore=True,
             )
 
-    def save_article(self, article: Article, claims: Iterable[Claim]) -> bool:
-        """Store an article with its claims atomically. False if it was already there."""
-        stamp = now_iso()
+    def save_article(self, article: Article, claims: Iterable[Claim], stored_at: str | None = None) -> bool:
+        """Store an article with its claims atomically. False if it was already there.
+        stored_at (ISO UTC) is for loading history; a pass stores with the current time."""
+        stamp = stored_at or now_iso()
         with self._transaction():
             self._ensure_feed(article.feed_url)
             cursor = self.db.execute(
@@ -276,6 +278,63 @@ class Store:
                 ],
             )
         return cursor.rowcount == 1
+
+    # -- digests --------------------------------------------------------------
+
+    def claims_stored_between(self, start: str, end: str) -> list[StoredClaim]:
+        """Claims first stored in [start, end) (ISO UTC times), people's rejections left out."""
+        where, params = filter_sql(ClaimFilter(since=start))
+        sql = f"{CLAIM_SELECT} {where} AND claims.extracted_at < ? ORDER BY claims.extracted_at, claims.rowid"
+        cursor = self.db.execute(sql, [*params, end])
+        columns = [d[0] for d in cursor.description]
+        return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
+
+    def category_counts(self, start: str, end: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT category, count(*) FROM claims WHERE extracted_at >= ? AND extracted_at < ? "
+            "AND category != 'none' GROUP BY category",
+            [start, end],
+        )
+        return dict(rows.fetchall())
+
+    def feed_health(self, start: str, end: str) -> list[FeedHealth]:
+        """Feeds that failed for the whole of [start, end), or brought nothing new in it."""
+        rows = self.db.execute(
+            """
+            SELECT url, title, last_error, last_ok, consecutive_failures,
+              (SELECT count(*) FROM article_feeds
+                WHERE article_feeds.feed_url = feeds.url AND first_seen >= ? AND first_seen < ?) AS new
+            FROM feeds ORDER BY url
+            """,
+            [start, end],
+        ).fetchall()
+        health = []
+        for url, title, last_error, last_ok, failures, new in rows:
+            if failures and (last_ok is None or last_ok < start):
+                health.append(FeedHealth(url, title, "failed all week", last_error, last_ok))
+            elif not new:
+                health.append(FeedHealth(url, title, "nothing new", last_error, last_ok))
+        return health
+
+    def digest_sent(self, week: str, recipients: str) -> str | None:
+        """When this week's digest was sent to exactly these recipients, if it was."""
+        row = self.db.execute(
+            "SELECT sent_at FROM digests_sent WHERE week = ? AND recipients = ? ORDER BY id DESC LIMIT 1",
+            [week, recipients],
+        ).fetchone()
+        return row[0] if row else None
+
+    def record_digest(self, week: str, recipients: str, message_id: str, claims: int) -> None:
+        with self._transaction():
+            self.db["digests_sent"].insert(
+                {
+                    "week": week,
+                    "recipients": recipients,
+                    "message_id": message_id,
+                    "claims": claims,
+                    "sent_at": now_iso(),
+                }
+            )
 
     def search(self, query: str, filters: ClaimFilter = ALL_CLAIMS) -> list[StoredClaim]:
         """Full-text search over claim sentences, best BM25 match first."""

@@ -32,7 +32,7 @@ LABELS = (*CATEGORIES, NOT_A_CLAIM)
 DATA_GLOB = "data/*.jsonl"
 SEED = 20261126
 # Part of the card: change it whenever features or training change.
-RECIPE = "tfidf-word12-char25+logreg+sigmoid-calibration+5-label-detector-v4"
+RECIPE = "tfidf-word12-char25+logreg-newton-cg+sigmoid-calibration+5-label-detector-v5"
 
 
 @dataclass(frozen=True)
@@ -95,18 +95,24 @@ def data_fingerprint(models_dir: Path, corrections: Sequence[Example] = ()) -> s
 
 
 def build_pipeline(c: float) -> Pipeline:
-    """Word and character TF-IDF, logistic regression, sigmoid calibration (the raw
-    class-weighted probabilities run hot; calibrated ones mean what they say)."""
+    """Word and character TF-IDF, then a calibrated logistic regression."""
     features = FeatureUnion(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
         ]
     )
-    model = LogisticRegression(C=c, tol=1e-3, max_iter=5000, class_weight="balanced", random_state=SEED)
+    return Pipeline([("features", features), ("model", build_model(c))])
+
+
+def build_model(c: float) -> CalibratedClassifierCV:
+    """Logistic regression with sigmoid calibration: the raw class-weighted probabilities run
+    hot, calibrated ones mean what they say."""
+    model = LogisticRegression(
+        C=c, solver="newton-cg", tol=1e-3, max_iter=1000, class_weight="balanced", random_state=SEED
+    )
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
-    calibrated = CalibratedClassifierCV(model, method="sigmoid", cv=folds, ensemble=False)
-    return Pipeline([("features", features), ("model", calibrated)])
+    return CalibratedClassifierCV(model, method="sigmoid", cv=folds, ensemble=False)
 
 
 def _drop_stop_words(pipeline: Pipeline) -> None:
@@ -153,8 +159,15 @@ def train(
         # The detector learns all five labels: "not a claim" is judged against each category
         # rather than against their union, which separates narrative from findings better.
         "detector": build_pipeline(8.0).fit(texts, labels),
-        "categoriser": build_pipeline(8.0).fit(claim_texts, categories),
-        "polarity": build_pipeline(4.0).fit(polar_texts, polarities),
+        "categoriser": (categoriser := build_pipeline(8.0).fit(claim_texts, categories)),
+        # Polarity reads the same claim sentences: it shares the categoriser's fitted features,
+        # so the model file holds that vocabulary once.
+        "polarity": Pipeline(
+            [
+                ("features", features := categoriser.named_steps["features"]),
+                ("model", build_model(4.0).fit(features.transform(polar_texts), polarities)),
+            ]
+        ),
     }
     for pipeline in models.values():
         _drop_stop_words(pipeline)

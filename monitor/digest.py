@@ -1,0 +1,218 @@
+"""The weekly digest: which claims it carries and in what order, and its delivery.
+
+A week is an ISO week (Monday to Sunday) in the configured timezone. A claim belongs to
+the week in which it was first stored, so each claim reaches editors exactly once.
+The same claim reported by several outlets appears once, with "also reported by".
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.config import Settings
+from monitor.errors import ConfigError, MonitorError
+from monitor.records import CATEGORIES, Digest, DigestItem, StoredClaim, Week
+from monitor.store import Store
+
+HISTORY_WEEKS = 8
+# Stronger evidence first; within a tier, more widely reported, then more confident.
+TIER_ORDER = ("peer-reviewed", "regulator", "preprint", "press release", "news")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were "
+    "with after said says study new".split()
+)
+NEAR_DUPLICATE = 0.5  # share of content words two sentences must have in common
+
+
+class SmtpError(MonitorError):
+    """The digest could not be delivered. Never carries the password."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"mail server {host}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown timezone {name!r} (use an IANA name such as Europe/London)") from None
+
+
+def week_of(label: str | None, timezone: str, now: datetime | None = None) -> Week:
+    """The ISO week named by label ("2026-W47"), else the last complete week before now."""
+    tz = zone(timezone)
+    if label is None:
+        today = (now or datetime.now(UTC)).astimezone(tz).date()
+        monday = today - timedelta(days=today.weekday() + 7)
+    else:
+        match = _WEEK.match(label)
+        if not match:
+            raise ConfigError(f"week must look like 2026-W47, not {label!r}")
+        try:
+            monday = datetime.fromisocalendar(int(match[1]), int(match[2]), 1).date()
+        except ValueError as exc:
+            raise ConfigError(f"no such week {label!r}: {exc}") from None
+    start = datetime.combine(monday, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=tz)
+    year, number, _ = monday.isocalendar()
+    return Week(f"{year}-W{number:02d}", start.astimezone(UTC), end.astimezone(UTC), timezone)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def build_digest(store: Store, week: Week, base_url: str | None = None) -> Digest:
+    claims = store.claims_stored_between(_iso(week.start), _iso(week.end))
+    groups = group_near_duplicates(claims)
+    sections: dict[str, list[DigestItem]] = {c: [] for c in CATEGORIES}
+    review: list[DigestItem] = []
+    for group in groups:
+        item = DigestItem(group[0], tuple((c.source, c.article_url) for c in group[1:]))
+        (review if group[0].uncertain else sections[group[0].category]).append(item)
+    history = []
+    for back in range(HISTORY_WEEKS - 1, -1, -1):
+        start, end = week.start - timedelta(weeks=back), week.end - timedelta(weeks=back)
+        label = week_of(None, week.timezone, end).label if back else week.label
+        history.append((label, store.category_counts(_iso(start), _iso(end))))
+    this, previous = history[-1][1], history[-2][1]
+    return Digest(
+        week=week,
+        counts={c: (this.get(c, 0), previous.get(c, 0)) for c in CATEGORIES},
+        history=tuple(history),
+        sections={c: tuple(sorted(items, key=_strength)) for c, items in sections.items()},
+        needs_review=tuple(sorted(review, key=_strength)),
+        feed_health=tuple(store.feed_health(_iso(week.start), _iso(week.end))),
+        base_url=base_url,
+    )
+
+
+def _strength(item: DigestItem) -> tuple[int, int, float]:
+    tier = item.claim.evidence_tier or "news"
+    rank = TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)
+    return (rank, -len(item.also_reported_by), -item.claim.confidence)
+
+
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"\w+", text.lower()) if w not in _STOPWORDS)
+
+
+def group_near_duplicates(claims: Sequence[StoredClaim]) -> list[list[StoredClaim]]:
+    """Claims of different articles saying nearly the same thing, strongest source first."""
+    words = [_content_words(c.text) for c in claims]
+    parent = list(range(len(claims)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(claims)):
+        for j in range(i + 1, len(claims)):
+            if claims[i].article_id == claims[j].article_id or not words[i] or not words[j]:
+                continue
+            overlap = len(words[i] & words[j]) / len(words[i] | words[j])
+            if overlap >= NEAR_DUPLICATE:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[StoredClaim]] = {}
+    for i, claim in enumerate(claims):
+        groups.setdefault(root(i), []).append(claim)
+    return [sorted(group, key=lambda c: _strength(DigestItem(c))) for group in groups.values()]
+
+
+# -- delivery ------------------------------------------------------------------------
+
+
+def recipients_key(recipients: Sequence[str]) -> str:
+    return ", ".join(sorted({r.strip().lower() for r in recipients if r.strip()}))
+
+
+def send_message(message: EmailMessage, settings: Settings) -> None:
+    """Hand the message to the SMTP server; any refusal becomes an SmtpError."""
+    host, port = settings.smtp_host, settings.smtp_port
+    if not host:
+        raise ConfigError("no mail server: set smtp_host in the config or MONITOR_SMTP_HOST")
+    try:
+        if settings.smtp_security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=settings.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(host, port, timeout=settings.timeout)
+        with client:
+            if settings.smtp_security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                client.login(settings.smtp_user, settings.smtp_password or "")
+            refused = client.send_message(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SmtpError(host, f"login refused for {settings.smtp_user} ({exc.smtp_code})") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SmtpError(host, f"recipients refused: {', '.join(sorted(exc.recipients))}") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SmtpError(host, f'{exc} (set smtp_security = "none" for a server without TLS)') from None
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpError(host, f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from None
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        raise SmtpError(host, f"{type(exc).__name__}: {exc}") from None
+    if refused:
+        raise SmtpError(host, f"recipients refused: {', '.join(sorted(refused))}")
+
+
+def make_digest(db_path: Path, settings: Settings, week_label: str | None = None) -> Digest:
+    week = week_of(week_label, settings.timezone)
+    with Store(db_path, readonly=True) as store:
+        return build_digest(store, week, settings.base_url)
+
+
+def write_digest(digest: Digest, settings: Settings, output: Path | None, recipients: Sequence[str]) -> str:
+    """Write the digest to a file (.html, or .eml for the whole message) or return its text."""
+    from monitor.render import build_message, render_html, render_text
+
+    if output is None:
+        return render_text(digest)
+    if output.suffix.lower() == ".eml":
+        sender = settings.smtp_from or "ketamine-monitor@localhost"
+        message = build_message(digest, sender, recipients or ["editor@localhost"], settings.list_unsubscribe)
+        output.write_bytes(message.as_bytes())
+    elif output.suffix.lower() in (".html", ".htm"):
+        output.write_text(render_html(digest), encoding="utf-8")
+    else:
+        output.write_text(render_text(digest), encoding="utf-8")
+    return f"wrote {output}"
+
+
+def deliver(
+    digest: Digest, settings: Settings, db_path: Path, recipients: Sequence[str], force: bool = False
+) -> str:
+    """Send the digest unless this week already went to these recipients; record the send
+    only once the server has accepted it, so a failed send can simply be retried."""
+    from monitor.render import build_message
+
+    if not recipients:
+        raise ConfigError("no recipients: pass --to ADDRESS or set digest_to in the config")
+    if not settings.smtp_from:
+        raise ConfigError("no sender: set smtp_from in the config or MONITOR_SMTP_FROM")
+    key = recipients_key(recipients)
+    with Store(db_path) as store:
+        sent_at = store.digest_sent(digest.week.label, key)
+        if sent_at and not force:
+            raise MonitorError(
+                f"the digest for {digest.week.label} was already sent to {key} at {sent_at}; "
+                "use --force to send it again"
+            )
+        message = build_message(digest, settings.smtp_from, list(recipients), settings.list_unsubscribe)
+        send_message(message, settings)
+        store.record_digest(digest.week.label, key, str(message["Message-ID"]), digest.total)
+    return f"sent {digest.week.label} ({digest.total} claims) to {key}"

@@ -18,7 +18,7 @@ import click
 from monitor import __version__
 from monitor.config import default_db_path, default_feeds_path, load_settings
 from monitor.errors import MonitorError
-from monitor.records import CATEGORIES, ClaimFilter, FeedReport, RunSummary
+from monitor.records import CATEGORIES, ClaimFilter, RunSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,9 +79,9 @@ def once(feeds_path: Path | None, db_path: Path | None) -> None:
     """
     from monitor.pipeline import run_configured
 
-    on_feed = _progress_printer() if sys.stderr.isatty() else None
+    on_progress = _progress_printer() if sys.stderr.isatty() else None
     summary = run_configured(
-        feeds_path or default_feeds_path(), db_path or default_db_path(), load_settings(), on_feed
+        feeds_path or default_feeds_path(), db_path or default_db_path(), load_settings(), on_progress
     )
     click.echo(format_summary(summary, db_path or default_db_path()))
     if summary.feeds and summary.feeds_ok == 0:
@@ -339,16 +339,11 @@ def evaluate(threshold: float | None, errors: Any, as_json: bool) -> None:
     click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
 
 
-def _progress_printer() -> Callable[[FeedReport, int, int], None]:
-    articles = 0
+def _progress_printer() -> Callable[[str, int, int], None]:
+    """One status line on the terminal, rewritten in place: feeds fetched, then articles read."""
 
-    def show(report: FeedReport, done: int, total: int) -> None:
-        nonlocal articles
-        articles += report.new_articles
-        end = "\n" if done == total else ""
-        click.echo(f"\rfeeds {done}/{total} · {articles} new articles", err=True, nl=False)
-        if end:
-            click.echo("", err=True)
+    def show(stage: str, done: int, total: int) -> None:
+        click.echo(f"\r{stage} {done}/{total}\033[K", err=True, nl=done == total)
 
     return show
 

@@ -29,6 +29,7 @@ from monitor.records import (
     FeedSource,
     FeedState,
     FetchResult,
+    ParsedFeed,
     Prediction,
     RunSummary,
     Sentence,
@@ -56,7 +57,8 @@ class Classifier(Protocol):
 
 # A category probability below this marks the claim uncertain: kept, but shown apart for review.
 UNCERTAIN_BELOW = 0.6
-OnFeed = Callable[[FeedReport, int, int], None]
+# Progress: a stage ("feeds", then "articles"), how many done, how many in all.
+OnProgress = Callable[[str, int, int], None]
 
 
 def run_once(
@@ -68,62 +70,81 @@ def run_once(
     store: Store,
     claim_threshold: float = 0.5,
     uncertain_below: float = UNCERTAIN_BELOW,
-    on_feed: OnFeed | None = None,
+    on_progress: OnProgress | None = None,
 ) -> RunSummary:
-    """Fetch every feed and store what is new. One bad feed never stops the others."""
+    """Fetch every feed and store what is new. One bad feed never stops the others.
+
+    Feeds are fetched concurrently and parsed as they arrive; then articles are merged across
+    feeds (the same article in two feeds is stored once, from the feed that carries its fullest
+    text, with every feed recorded) and extracted in feeds.txt order, so a pass gives the same
+    result whichever feed answered first.
+    """
     started = datetime.now(UTC)
     run_id = store.start_run(started)
-    reports: list[FeedReport] = []
-    new_claims: Counter[str] = Counter()
+    position = {source.url: i for i, source in enumerate(sources)}
+    fetched: list[tuple[FetchResult, ParsedFeed | None, str | None]] = []
     for result in fetcher.fetch_all(sources, store.feed_states()):
-        report, claims = _process_feed(result, extractor, classifier, store, claim_threshold, uncertain_below)
-        reports.append(report)
-        new_claims.update(claims)
-        if on_feed:
-            on_feed(report, len(reports), len(sources))
+        fetched.append((result, *_parse(result)))
+        if on_progress:
+            on_progress("feeds", len(fetched), len(sources))
+    fetched.sort(key=lambda item: position.get(item[0].source.url, len(position)))
+
+    best: dict[str, Article] = {}
+    carriers: dict[str, list[str]] = {}
+    for _, parsed, _ in fetched:
+        for article in parsed.articles if parsed else ():
+            carriers.setdefault(article.id, []).append(article.feed_url)
+            if article.id not in best or len(article.text) > len(best[article.id].text):
+                best[article.id] = article
+    known = store.known_articles(best)
+    for article_id in known:
+        for feed_url in carriers[article_id]:
+            store.link_feed(article_id, feed_url)
+    fresh = [article for article_id, article in best.items() if article_id not in known]
+
+    stored: Counter[str] = Counter()
+    new_claims: Counter[str] = Counter()
+    for done, (article, sentences) in enumerate(extractor.extract(fresh), 1):
+        claims = classify_sentences(article, sentences, classifier, claim_threshold, uncertain_below)
+        if store.save_article(article, claims):
+            stored[article.feed_url] += 1
+            new_claims.update(c.category for c in claims)
+        for feed_url in carriers[article.id]:
+            if feed_url != article.feed_url:
+                store.link_feed(article.id, feed_url)
+        if on_progress:
+            on_progress("articles", done, len(fresh))
+
+    reports = []
+    for result, parsed, error in fetched:
+        store.record_fetch(result, parsed, error)
+        url = result.source.url
+        items = len(parsed.articles) if parsed else 0
+        reports.append(
+            FeedReport(url, error is None, result.status, result.not_modified, items, stored[url], error)
+        )
     summary = RunSummary(
         run_id=run_id,
         started=started,
         finished=datetime.now(UTC),
         feeds=tuple(sorted(reports, key=lambda r: r.url)),
-        new_articles=sum(r.new_articles for r in reports),
+        new_articles=sum(stored.values()),
         new_claims={c: new_claims.get(c, 0) for c in CATEGORIES},
     )
     store.finish_run(summary)
     return summary
 
 
-def _process_feed(
-    result: FetchResult,
-    extractor: Extractor,
-    classifier: Classifier,
-    store: Store,
-    threshold: float,
-    uncertain_below: float,
-) -> tuple[FeedReport, Counter[str]]:
-    url = result.source.url
-    categories: Counter[str] = Counter()
-    if not result.ok or result.not_modified:
-        store.record_fetch(result, None, result.error)
-        return FeedReport(url, result.ok, result.status, result.not_modified, 0, 0, result.error), categories
+def _parse(result: FetchResult) -> tuple[ParsedFeed | None, str | None]:
+    """The parsed feed, or why there is none (fetch failed, 304, or not a feed)."""
+    if not result.ok:
+        return None, result.error
+    if result.not_modified:
+        return None, None
     try:
-        parsed = parse_feed(result)
+        return parse_feed(result), None
     except FeedError as exc:
-        store.record_fetch(result, None, exc.reason)
-        return FeedReport(url, False, result.status, False, 0, 0, exc.reason), categories
-    known = store.known_articles(a.id for a in parsed.articles)
-    fresh = [a for a in parsed.articles if a.id not in known]
-    for article_id in known:
-        store.link_feed(article_id, url)
-    stored = 0
-    for article, sentences in extractor.extract(fresh):
-        claims = classify_sentences(article, sentences, classifier, threshold, uncertain_below)
-        if store.save_article(article, claims):
-            stored += 1
-            categories.update(c.category for c in claims)
-    store.record_fetch(result, parsed, None)
-    report = FeedReport(url, True, result.status, False, len(parsed.articles), stored)
-    return report, categories
+        return None, exc.reason
 
 
 def classify_sentences(
@@ -180,7 +201,7 @@ def claim_id(sentence: Sentence) -> str:
 
 
 def run_configured(
-    feeds_path: Path, db_path: Path, settings: Settings, on_feed: OnFeed | None = None
+    feeds_path: Path, db_path: Path, settings: Settings, on_progress: OnProgress | None = None
 ) -> RunSummary:
     """Build the real fetcher, spaCy pipeline, classifier and store, then run one pass."""
     sources = read_feeds(feeds_path)
@@ -197,5 +218,5 @@ def run_configured(
             store=store,
             claim_threshold=settings.claim_threshold,
             uncertain_below=settings.uncertain_below,
-            on_feed=on_feed,
+            on_progress=on_progress,
         )

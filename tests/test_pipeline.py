@@ -90,3 +90,55 @@ def test_one_pass_stores_claims_dedups_across_feeds_and_survives_a_failure(
     assert [f.error for f in second.feeds if not f.ok] == ["HTTP 503 Service Unavailable"]
     assert fetcher.states_seen[1][sources[0].url].etag == f"etag-{sources[0].url}"
     assert len(runs) == 2 and all(r["finished"] for r in runs)
+
+
+SHORT = """<?xml version="1.0"?><rss version="2.0"><channel><title>Teasers</title><link>https://t.example</link>
+<description>d</description><item><title>Ketamine story</title><link>https://news.example.org/k?utm_source=x</link>
+<description>Ketamine helped.</description></item></channel></rss>"""
+FULL = """<?xml version="1.0"?><rss version="2.0"><channel><title>Full text</title><link>https://f.example</link>
+<description>d</description><item><title>Ketamine story</title><link>https://news.example.org/k</link>
+<description>Ketamine helped. Ketamine infusions cost $500 each. Relief lasted 2 weeks.</description></item>
+</channel></rss>"""
+
+
+class OrderedFetcher(FakeFetcher):
+    """Answers in a given order, as a concurrent fetch might."""
+
+    def __init__(self, bodies: dict[str, bytes | None], order: list[str]) -> None:
+        super().__init__(bodies)
+        self.order = order
+
+    def fetch_all(
+        self, sources: Iterable[FeedSource], states: Mapping[str, FeedState]
+    ) -> Iterator[FetchResult]:
+        by_url = {s.url: s for s in sources}
+        return super().fetch_all([by_url[u] for u in self.order], states)
+
+
+def test_a_pass_stores_the_fullest_version_whichever_feed_answers_first(
+    tmp_path: Path, extractor: SentenceExtractor
+) -> None:
+    sources = [FeedSource("https://t.example/rss"), FeedSource("https://f.example/rss")]
+    bodies = {sources[0].url: SHORT.encode(), sources[1].url: FULL.encode()}
+    results = []
+    for order in ([s.url for s in sources], [s.url for s in reversed(sources)]):
+        progress: list[tuple[str, int, int]] = []
+        with Store(tmp_path / f"{len(results)}.db") as store:
+            summary = run_once(
+                sources,
+                fetcher=OrderedFetcher(bodies, order),
+                extractor=extractor,
+                classifier=KeywordClassifier(),
+                store=store,
+                on_progress=lambda *p, progress=progress: progress.append(p),
+            )
+            claims = list(store.iter_claims())
+        results.append([(c.text, c.feed_url, sorted(c.feed_urls)) for c in claims])
+        assert summary.new_articles == 1
+        assert progress == [("feeds", 1, 2), ("feeds", 2, 2), ("articles", 1, 1)]
+    assert results[0] == results[1]
+    assert {text for text, _, _ in results[0]} >= {
+        "Ketamine infusions cost $500 each.",
+        "Relief lasted 2 weeks.",
+    }
+    assert all(feed == sources[1].url and urls == sorted(bodies) for _, feed, urls in results[0])

@@ -316,3 +316,20 @@ def test_near_duplicates_need_different_articles(week_db: Path) -> None:
         claims = store.claims_stored_between("2026-11-16", "2026-11-23")
     groups = group_near_duplicates(claims)
     assert sorted(len(g) for g in groups) == [1, 1, 1, 2]
+
+
+def test_feed_health_lists_feeds_that_failed_all_week_or_brought_nothing(week_db: Path) -> None:
+    from monitor.records import FeedSource, FetchResult
+
+    with Store(week_db) as store:
+        broken = FetchResult(
+            FeedSource("https://down.example/rss"), status=503, error="HTTP 503 Service Unavailable"
+        )
+        store.record_fetch(broken, None, broken.error)
+    digest = make_digest(week_db, mail_settings(25), WEEK)
+    problems = {f.url: (f.problem, f.last_error) for f in digest.feed_health}
+    assert problems["https://down.example/rss"] == ("failed all week", "HTTP 503 Service Unavailable")
+    assert "https://news.example.org/feed" not in problems  # it brought new articles this week
+    from monitor.render import render_html, render_text
+
+    assert "HTTP 503 Service Unavailable" in render_html(digest) and "failed all week" in render_text(digest)

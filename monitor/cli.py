@@ -71,17 +71,24 @@ def cli() -> None:
 @cli.command()
 @feeds_option
 @db_option
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0,
+    help="If another pass is running, wait this many seconds for it [default: do not wait].",
+)
 @handle_errors
-def once(feeds_path: Path | None, db_path: Path | None) -> None:
+def once(feeds_path: Path | None, db_path: Path | None, wait: float) -> None:
     """Run one full pass: fetch every feed, find and classify claims, store them.
 
-    Prints a summary; exits 1 only when no feed could be read.
+    Prints a summary; exits 1 only when no feed could be read. Only one pass runs
+    at a time: with `monitor run` busy, it exits with a message (or --wait).
     """
     from monitor.pipeline import run_configured
 
     on_progress = _progress_printer() if sys.stderr.isatty() else None
     summary = run_configured(
-        feeds_path or default_feeds_path(), db_path or default_db_path(), load_settings(), on_progress
+        feeds_path or default_feeds_path(), db_path or default_db_path(), load_settings(), on_progress, wait
     )
     click.echo(format_summary(summary, db_path or default_db_path()))
     if summary.feeds and summary.feeds_ok == 0:
@@ -124,6 +131,167 @@ def export(
     from monitor.export import export_claims
 
     export_claims(db_path or default_db_path(), fmt, output, ClaimFilter(categories=categories))
+
+
+@cli.command()
+@feeds_option
+@db_option
+@click.option(
+    "--poll-interval", default="6h", show_default=True, help="How often to poll: 6h, 30m, 10s, 1h30m."
+)
+@click.option(
+    "--digest-at",
+    default="mon 08:00",
+    show_default=True,
+    help="When to send the digest: 'mon 08:00', or a crontab line (5 fields, or 6 with seconds first).",
+)
+@click.option(
+    "--timezone", default=None, help="IANA timezone for the schedule and digest weeks [default: config]."
+)
+@click.option("--to", "recipients", multiple=True, help="Digest recipient (repeatable) [default: digest_to].")
+@click.option("-v", "--verbose", is_flag=True, help="Log every feed of every pass.")
+@handle_errors
+def run(
+    feeds_path: Path | None,
+    db_path: Path | None,
+    poll_interval: str,
+    digest_at: str,
+    timezone: str | None,
+    recipients: tuple[str, ...],
+    verbose: bool,
+) -> None:
+    """Run as a service: poll the feeds on an interval and send the weekly digest.
+
+    Logs one line per pass to stderr. Stops cleanly on SIGTERM or SIGINT.
+    """
+    from monitor.schedule import run_service
+
+    settings = load_settings()
+    if timezone:
+        settings = dataclasses.replace(settings, timezone=timezone)
+    run_service(
+        feeds_path or default_feeds_path(),
+        db_path or default_db_path(),
+        settings,
+        poll_interval,
+        digest_at,
+        list(recipients) or list(settings.digest_to),
+        verbose,
+    )
+
+
+@cli.command()
+@feeds_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def status(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> None:
+    """Show the last passes, the next poll and digest, failing feeds and the last digest sent.
+
+    Works while `monitor run` is running.
+    """
+    from monitor.schedule import format_status, service_status
+
+    report = service_status(db_path or default_db_path())
+    click.echo(json.dumps(report, indent=1) if as_json else format_status(report))
+
+
+@cli.group()
+def feeds() -> None:
+    """Manage feeds.txt: list, add, remove, check, import and export OPML."""
+
+
+@feeds.command("list")
+@feeds_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def feeds_list(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> None:
+    """List the feeds with their health (from the database)."""
+    from monitor.feeds import list_feeds
+
+    listings = list_feeds(feeds_path or default_feeds_path(), db_path or default_db_path())
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(f) for f in listings], indent=1))
+        return
+    for f in listings:
+        detail = f"last error: {f.last_error}" if f.status == "failing" else f"{f.articles_stored} articles"
+        click.echo(f"{f.status:<15} {f.url}\n{'':<15} {f.title or ''} {detail}")
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--comment", default=None, help="A comment line to put above it.")
+@feeds_option
+@handle_errors
+def feeds_add(url: str, comment: str | None, feeds_path: Path | None) -> None:
+    """Add a feed (URL or path) to the end of feeds.txt."""
+    from monitor.feeds import add_feed
+
+    path = feeds_path or default_feeds_path()
+    click.echo(f"added {add_feed(path, url, comment)} to {path}")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@feeds_option
+@handle_errors
+def feeds_remove(url: str, feeds_path: Path | None) -> None:
+    """Remove a feed from feeds.txt, keeping every comment."""
+    from monitor.feeds import remove_feed
+
+    path = feeds_path or default_feeds_path()
+    remove_feed(path, url)
+    click.echo(f"removed {url} from {path}")
+
+
+@feeds.command("check")
+@click.argument("url", required=False)
+@feeds_option
+@handle_errors
+def feeds_check(url: str | None, feeds_path: Path | None) -> None:
+    """Fetch a feed (or all of feeds.txt) now and report status, items and ketamine items.
+
+    Nothing is stored.
+    """
+    from monitor.feeds import check_feeds
+
+    checks = check_feeds(feeds_path or default_feeds_path(), load_settings(), url)
+    for c in checks:
+        if c.ok:
+            detail = f"HTTP {c.status}, {c.format}, {c.items} items, {c.ketamine_items} about ketamine"
+            click.echo(f"ok      {c.url}\n        {detail}, {c.seconds}s")
+        else:
+            click.echo(f"FAILED  {c.url}\n        {c.error}")
+    if checks and not any(c.ok for c in checks):
+        sys.exit(1)
+
+
+@feeds.command("import-opml")
+@click.argument("opml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@feeds_option
+@handle_errors
+def feeds_import_opml(opml: Path, feeds_path: Path | None) -> None:
+    """Add the feeds of an OPML subscription list (from a feed reader) to feeds.txt."""
+    from monitor.feeds import import_opml
+
+    path = feeds_path or default_feeds_path()
+    added, present = import_opml(path, opml)
+    click.echo(f"added {len(added)} feeds to {path}; {len(present)} were already there")
+
+
+@feeds.command("export-opml")
+@feeds_option
+@db_option
+@click.option(
+    "-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File [default: stdout]."
+)
+@handle_errors
+def feeds_export_opml(feeds_path: Path | None, db_path: Path | None, output: Any) -> None:
+    """Write feeds.txt as OPML 2.0, for feed readers."""
+    from monitor.feeds import export_opml
+
+    output.write(export_opml(feeds_path or default_feeds_path(), db_path or default_db_path()))
 
 
 @cli.command()

@@ -180,3 +180,17 @@ def m004_digests(db: sqlite_utils.Database) -> None:
         CREATE INDEX digests_sent_week ON digests_sent(week, recipients);
         """,
     )
+
+
+@migration
+def m005_service_state(db: sqlite_utils.Database) -> None:
+    run_statements(
+        db,
+        """
+        CREATE TABLE service_state (
+            key TEXT PRIMARY KEY,          -- pid, started, poll_interval, digest_at, next_poll, next_digest
+            value TEXT,                    -- its value, as text (times in ISO form, UTC)
+            updated_at TEXT NOT NULL       -- when `monitor run` last wrote it, UTC
+        );
+        """,
+    )

@@ -7,6 +7,7 @@ tests hand it small real objects or fakes and nothing needs patching.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from monitor.errors import ConfigError, FeedError
 from monitor.extract import SentenceExtractor, build_nlp, is_methods_section, is_outside_depression
 from monitor.fetch import HttpFetcher
 from monitor.lexicon import ketamine_form
+from monitor.lock import PassLock
 from monitor.parse import parse_feed
 from monitor.records import (
     CATEGORIES,
@@ -71,8 +73,12 @@ def run_once(
     claim_threshold: float = 0.5,
     uncertain_below: float = UNCERTAIN_BELOW,
     on_progress: OnProgress | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunSummary:
     """Fetch every feed and store what is new. One bad feed never stops the others.
+
+    When `cancel` is set, the pass stops between articles: what is stored is whole, and no
+    feed's ETag is updated, so the next pass fetches everything that was not processed.
 
     Feeds are fetched concurrently and parsed as they arrive; then articles are merged across
     feeds (the same article in two feeds is stored once, from the feed that carries its fullest
@@ -104,7 +110,11 @@ def run_once(
 
     stored: Counter[str] = Counter()
     new_claims: Counter[str] = Counter()
+    cancelled = False
     for done, (article, sentences) in enumerate(extractor.extract(fresh), 1):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
         claims = classify_sentences(article, sentences, classifier, claim_threshold, uncertain_below)
         if store.save_article(article, claims):
             stored[article.feed_url] += 1
@@ -117,7 +127,10 @@ def run_once(
 
     reports = []
     for result, parsed, error in fetched:
-        store.record_fetch(result, parsed, error)
+        if cancelled:
+            error = error or "pass cancelled before this feed's articles were processed"
+        else:
+            store.record_fetch(result, parsed, error)
         url = result.source.url
         items = len(parsed.articles) if parsed else 0
         reports.append(
@@ -200,23 +213,50 @@ def claim_id(sentence: Sentence) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+class Monitor:
+    """The real fetcher, spaCy pipeline and classifier, loaded once; each pass reads feeds.txt
+    afresh (so edits take effect without a restart) and holds the pass lock."""
+
+    def __init__(self, feeds_path: Path, db_path: Path, settings: Settings) -> None:
+        self.feeds_path = feeds_path
+        self.db_path = db_path
+        self.settings = settings
+        self.classifier = ClaimClassifier.load(settings.models_dir)
+        self.extractor = SentenceExtractor(build_nlp(settings.spacy_model))
+
+    def run_pass(
+        self,
+        on_progress: OnProgress | None = None,
+        wait: float = 0.0,
+        cancel: threading.Event | None = None,
+    ) -> RunSummary:
+        sources = read_feeds(self.feeds_path)
+        if not sources:
+            raise ConfigError(f"no feeds listed in {self.feeds_path}")
+        with (
+            PassLock(self.db_path, wait),
+            Store(self.db_path) as store,
+            HttpFetcher(self.settings) as fetcher,
+        ):
+            return run_once(
+                sources,
+                fetcher=fetcher,
+                extractor=self.extractor,
+                classifier=self.classifier,
+                store=store,
+                claim_threshold=self.settings.claim_threshold,
+                uncertain_below=self.settings.uncertain_below,
+                on_progress=on_progress,
+                cancel=cancel,
+            )
+
+
 def run_configured(
-    feeds_path: Path, db_path: Path, settings: Settings, on_progress: OnProgress | None = None
+    feeds_path: Path,
+    db_path: Path,
+    settings: Settings,
+    on_progress: OnProgress | None = None,
+    wait: float = 0.0,
 ) -> RunSummary:
-    """Build the real fetcher, spaCy pipeline, classifier and store, then run one pass."""
-    sources = read_feeds(feeds_path)
-    if not sources:
-        raise ConfigError(f"no feeds listed in {feeds_path}")
-    classifier = ClaimClassifier.load(settings.models_dir)
-    extractor = SentenceExtractor(build_nlp(settings.spacy_model))
-    with Store(db_path) as store, HttpFetcher(settings) as fetcher:
-        return run_once(
-            sources,
-            fetcher=fetcher,
-            extractor=extractor,
-            classifier=classifier,
-            store=store,
-            claim_threshold=settings.claim_threshold,
-            uncertain_below=settings.uncertain_below,
-            on_progress=on_progress,
-        )
+    """One pass with the real parts: what `monitor once` does."""
+    return Monitor(feeds_path, db_path, settings).run_pass(on_progress, wait)

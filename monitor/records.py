@@ -169,6 +169,20 @@ class FeedReport:
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """A pass as recorded in the runs table."""
+
+    id: int
+    started: str
+    finished: str | None  # None: still running, or the process died
+    feeds_ok: int | None
+    feeds_failed: int | None
+    new_articles: int | None
+    new_claims: dict[str, int]
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """The result of one pass over all feeds."""
 

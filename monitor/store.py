@@ -31,6 +31,7 @@ from monitor.records import (
     FetchResult,
     ParsedFeed,
     Prediction,
+    RunRecord,
     RunSummary,
     StoredClaim,
 )
@@ -62,6 +63,13 @@ class Store:
                 self.migrate()
             elif "_migrations" not in self.db.table_names():
                 raise StoreError(str(path), "not a monitor database")
+            elif set(self.applied_migrations()) != {name for name, _ in MIGRATIONS}:
+                # Written by an older version: upgrade it once, then read as asked.
+                self.db.conn.close()
+                Store(path, busy_timeout=busy_timeout).close()
+                self.db = sqlite_utils.Database(
+                    sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+                )
         except sqlite3.DatabaseError as exc:
             raise StoreError(str(path), _describe(exc)) from exc
         except OSError as exc:
@@ -335,6 +343,58 @@ class Store:
                     "sent_at": now_iso(),
                 }
             )
+
+    # -- the service ------------------------------------------------------------
+
+    def set_service_state(self, values: dict[str, str | None]) -> None:
+        stamp = now_iso()
+        with self._transaction():
+            self.db["service_state"].upsert_all(
+                [{"key": k, "value": v, "updated_at": stamp} for k, v in values.items()], pk="key"
+            )
+
+    def service_state(self) -> dict[str, str | None]:
+        return {row["key"]: row["value"] for row in self.db["service_state"].rows}
+
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
+        rows = self.db.execute(
+            "SELECT id, started, finished, feeds_ok, feeds_failed, new_articles, new_claims, errors "
+            "FROM runs ORDER BY id DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [
+            RunRecord(
+                id=r[0],
+                started=r[1],
+                finished=r[2],
+                feeds_ok=r[3],
+                feeds_failed=r[4],
+                new_articles=r[5],
+                new_claims=json.loads(r[6] or "{}"),
+                errors=json.loads(r[7] or "{}"),
+            )
+            for r in rows
+        ]
+
+    def failing_feeds(self, since: str) -> list[FeedHealth]:
+        """Feeds whose last success is older than `since` (or that never succeeded) and that
+        have failed since."""
+        rows = self.db.execute(
+            "SELECT url, title, last_error, last_ok FROM feeds WHERE consecutive_failures > 0 "
+            "AND (last_ok IS NULL OR last_ok < ?) ORDER BY url",
+            [since],
+        ).fetchall()
+        return [FeedHealth(url, title, "failing", error, ok) for url, title, error, ok in rows]
+
+    def last_digest(self) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT week, recipients, message_id, claims, sent_at FROM digests_sent ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        keys = ("week", "recipients", "message_id", "claims", "sent_at")
+        return dict(zip(keys, row, strict=True)) if row else None
+
+    def feeds_overview(self) -> list[dict[str, Any]]:
+        return list(self.db["feeds"].rows_where(order_by="url"))
 
     def search(self, query: str, filters: ClaimFilter = ALL_CLAIMS) -> list[StoredClaim]:
         """Full-text search over claim sentences, best BM25 match first."""

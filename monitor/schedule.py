@@ -1,0 +1,317 @@
+"""`monitor run`: the long-lived service. An APScheduler (3.x) scheduler polls the feeds at an
+interval and sends the weekly digest on a cron-like schedule, one pass at a time, and stops
+cleanly on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Settings
+from monitor.digest import deliver, make_digest, zone
+from monitor.errors import ConfigError, MonitorError
+from monitor.lock import LockedError
+from monitor.pipeline import Monitor
+from monitor.records import RunSummary
+from monitor.store import Store
+
+log = logging.getLogger("monitor")
+
+_INTERVAL = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DAY_TIME = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}):(\d{2})$", re.IGNORECASE)
+STOP_GRACE = 5.0  # seconds a pass may take to notice it should stop
+
+
+def parse_interval(text: str) -> timedelta:
+    """ "6h", "30m", "10s", "1h30m" -> timedelta."""
+    cleaned = text.strip().replace(" ", "")
+    parts = _INTERVAL.findall(cleaned)
+    if not parts or "".join(f"{n}{u}" for n, u in parts).lower() != cleaned.lower():
+        raise ConfigError(f"poll interval must look like 6h, 30m, 10s or 1h30m, not {text!r}")
+    seconds = sum(int(n) * _UNITS[u.lower()] for n, u in parts)
+    if seconds < 1:
+        raise ConfigError("poll interval must be at least 1s")
+    return timedelta(seconds=seconds)
+
+
+def parse_digest_at(text: str, timezone: str) -> CronTrigger:
+    """ "mon 08:00", a crontab line "0 8 * * mon", or one with seconds first "0 0 8 * * mon"."""
+    tz = zone(timezone)
+    day_time = _DAY_TIME.match(text.strip())
+    try:
+        if day_time:
+            day, hour, minute = day_time.groups()
+            return CronTrigger(day_of_week=day.lower()[:3], hour=int(hour), minute=int(minute), timezone=tz)
+        fields = text.split()
+        if len(fields) == 5:
+            return CronTrigger.from_crontab(text, timezone=tz)
+        if len(fields) == 6:
+            second, minute, hour, day, month, dow = fields
+            return CronTrigger(
+                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=tz
+            )
+    except ValueError as exc:
+        raise ConfigError(f"cannot read digest time {text!r}: {exc}") from None
+    raise ConfigError(f"digest time must look like 'mon 08:00' or a crontab line, not {text!r}")
+
+
+def summary_line(summary: RunSummary) -> str:
+    """One greppable line per pass."""
+    claims = " ".join(f"{c}={n}" for c, n in summary.new_claims.items())
+    seconds = (summary.finished - summary.started).total_seconds()
+    return (
+        f"pass={summary.run_id} feeds_ok={summary.feeds_ok} feeds_failed={summary.feeds_failed} "
+        f"new_articles={summary.new_articles} {claims} seconds={seconds:.1f}"
+    )
+
+
+class Service:
+    """The poll and digest jobs around one loaded Monitor."""
+
+    def __init__(
+        self,
+        monitor: Monitor,
+        settings: Settings,
+        poll_interval: timedelta,
+        digest_at: str,
+        recipients: Sequence[str],
+        verbose: bool = False,
+    ) -> None:
+        self.monitor = monitor
+        self.settings = settings
+        self.recipients = list(recipients)
+        self.verbose = verbose
+        self.stopping = threading.Event()
+        self._working = threading.Lock()  # held while a job runs, so stopping can wait for it
+        tz = zone(settings.timezone)
+        self.scheduler = BackgroundScheduler(timezone=tz)
+        jitter = min(60, int(poll_interval.total_seconds() // 20))  # polite: up to 5% late, 1 min at most
+        grace = max(1, int(poll_interval.total_seconds()))
+        self.scheduler.add_job(
+            self.poll,
+            IntervalTrigger(seconds=int(poll_interval.total_seconds()), timezone=tz, jitter=jitter or None),
+            id="poll",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,  # a poll never overlaps another poll
+            coalesce=True,  # missed polls (sleep, suspend) run once on wake-up
+            misfire_grace_time=grace,
+        )
+        self.scheduler.add_job(
+            self.send_digest,
+            parse_digest_at(digest_at, settings.timezone),
+            id="digest",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=6 * 3600,  # a digest missed while down goes out when we are back today
+        )
+        self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
+        self._state = {"poll_interval": str(int(poll_interval.total_seconds())), "digest_at": digest_at}
+
+    # -- jobs -----------------------------------------------------------------------
+
+    def poll(self) -> None:
+        with self._working:
+            self._poll()
+
+    def _poll(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            summary = self.monitor.run_pass(cancel=self.stopping)
+        except LockedError as exc:
+            log.warning("poll skipped: %s", exc)
+            return
+        log.info(summary_line(summary))
+        if self.verbose:
+            for feed in summary.feeds:
+                state = "304" if feed.not_modified else ("ok" if feed.ok else "failed")
+                log.info(
+                    "feed=%s %s items=%d new=%d%s",
+                    feed.url,
+                    state,
+                    feed.items,
+                    feed.new_articles,
+                    f" error={feed.error!r}" if feed.error else "",
+                )
+        self._publish()
+
+    def send_digest(self) -> None:
+        with self._working:
+            self._send_digest()
+
+    def _send_digest(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            digest = make_digest(self.monitor.db_path, self.settings)
+            log.info("digest: %s", deliver(digest, self.settings, self.monitor.db_path, self.recipients))
+        except MonitorError as exc:  # already sent, no recipients, mail server down: say so, go on
+            log.error("digest not sent: %s", exc)
+        self._publish()
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        log.error("job %s failed: %r", event.job_id, event.exception)
+
+    # -- running ----------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        """Write pid and next run times where `monitor status` can read them."""
+        state = dict(self._state, pid=str(os.getpid()))
+        for job_id in ("poll", "digest"):
+            job = self.scheduler.get_job(job_id)
+            when = job.next_run_time if job else None
+            state[f"next_{job_id}"] = when.astimezone(UTC).isoformat(timespec="seconds") if when else None
+        with Store(self.monitor.db_path) as store:
+            store.set_service_state(state)
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT; then let the current pass stop between articles."""
+        done = threading.Event()
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.stopping.set()
+            done.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self._state["started"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.scheduler.start()
+        self._publish()
+        log.info(
+            "running: poll every %ss, digest at %s (%s), database %s",
+            self._state["poll_interval"],
+            self._state["digest_at"],
+            self.settings.timezone,
+            self.monitor.db_path,
+        )
+        done.wait()
+        self.scheduler.shutdown(wait=False)
+        self._wait_for_jobs()
+        with Store(self.monitor.db_path) as store:
+            store.set_service_state({"pid": None, "next_poll": None, "next_digest": None})
+        log.info("stopped")
+
+    def _wait_for_jobs(self) -> None:
+        """Give a running job a few seconds to notice `stopping` and finish its article."""
+        if self._working.acquire(timeout=STOP_GRACE):
+            self._working.release()
+        else:
+            log.warning("a job is still running after %.0fs; leaving it", STOP_GRACE)
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+    )
+    if not verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run_service(
+    feeds_path: Path,
+    db_path: Path,
+    settings: Settings,
+    poll_interval: str,
+    digest_at: str,
+    recipients: Sequence[str],
+    verbose: bool = False,
+) -> None:
+    configure_logging(verbose)
+    service = Service(
+        Monitor(feeds_path, db_path, settings),
+        settings,
+        parse_interval(poll_interval),
+        digest_at,
+        recipients,
+        verbose,
+    )
+    service.run()
+
+
+def service_status(db_path: Path, runs: int = 10) -> dict[str, object]:
+    """What `monitor status` reports; safe to call while `monitor run` is running."""
+    with Store(db_path, readonly=True) as store:
+        state = store.service_state()
+        day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+        pid = state.get("pid")
+        return {
+            "service": {
+                "running": bool(pid) and _alive(int(pid or 0)),
+                "pid": int(pid) if pid else None,
+                "started": state.get("started"),
+                "poll_interval_seconds": int(state["poll_interval"]) if state.get("poll_interval") else None,
+                "digest_at": state.get("digest_at"),
+                "next_poll": state.get("next_poll"),
+                "next_digest": state.get("next_digest"),
+            },
+            "passes": [vars(run) for run in store.recent_runs(runs)],
+            "failing_feeds": [vars(f) for f in store.failing_feeds(day_ago)],
+            "last_digest": store.last_digest(),
+        }
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def format_status(status: dict[str, object]) -> str:
+    service = status["service"]
+    assert isinstance(service, dict)
+    lines = [
+        "service: "
+        + (
+            f"running (pid {service['pid']}, since {service['started']})"
+            if service["running"]
+            else "not running"
+        ),
+        f"next poll: {service['next_poll'] or '-'}   next digest: {service['next_digest'] or '-'}",
+        "",
+        "recent passes:",
+    ]
+    for run in status["passes"]:  # type: ignore[attr-defined]
+        claims = " ".join(f"{c}={n}" for c, n in run["new_claims"].items())
+        state = run["finished"] or "unfinished"
+        lines.append(
+            f"  #{run['id']} {run['started']} -> {state}: feeds ok {run['feeds_ok']}, "
+            f"failed {run['feeds_failed']}, new articles {run['new_articles']}, {claims}"
+        )
+    failing = status["failing_feeds"]
+    lines += [
+        "",
+        "feeds failing for more than a day:" if failing else "no feed has been failing for more than a day",
+    ]
+    for feed in failing:  # type: ignore[attr-defined]
+        lines.append(f"  {feed['url']}: {feed['last_error']} (last success {feed['last_ok'] or 'never'})")
+    digest = status["last_digest"]
+    lines.append("")
+    lines.append(
+        f"last digest: {digest['week']} to {digest['recipients']} at {digest['sent_at']}"  # type: ignore[index]
+        if digest
+        else "last digest: none sent"
+    )
+    return "\n".join(lines)

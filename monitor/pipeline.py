@@ -6,6 +6,7 @@ tests hand it small real objects or fakes and nothing needs patching.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import Counter
@@ -221,8 +222,15 @@ class Monitor:
         self.feeds_path = feeds_path
         self.db_path = db_path
         self.settings = settings
-        self.classifier = ClaimClassifier.load(settings.models_dir)
-        self.extractor = SentenceExtractor(build_nlp(settings.spacy_model))
+
+    # Loaded on first use: a pass that cannot start (no feeds, lock held) says so at once.
+    @functools.cached_property
+    def classifier(self) -> ClaimClassifier:
+        return ClaimClassifier.load(self.settings.models_dir)
+
+    @functools.cached_property
+    def extractor(self) -> SentenceExtractor:
+        return SentenceExtractor(build_nlp(self.settings.spacy_model))
 
     def run_pass(
         self,

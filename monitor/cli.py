@@ -154,8 +154,8 @@ def export(
 def run(
     feeds_path: Path | None,
     db_path: Path | None,
-    poll_interval: str,
-    digest_at: str,
+    poll_interval: str | None,
+    digest_at: str | None,
     timezone: str | None,
     recipients: tuple[str, ...],
     verbose: bool,
@@ -173,8 +173,8 @@ def run(
         feeds_path or default_feeds_path(),
         db_path or default_db_path(),
         settings,
-        poll_interval,
-        digest_at,
+        poll_interval or settings.poll_interval,
+        digest_at or settings.digest_at,
         list(recipients) or list(settings.digest_to),
         verbose,
     )

@@ -73,6 +73,8 @@ class Settings:
     spacy_model: str | None = None  # e.g. "en_core_web_sm"; None means spacy.blank("en")
     models_dir: Path = field(default_factory=default_models_dir)
     timezone: str = "UTC"  # IANA name; digest weeks run Monday to Sunday in it
+    poll_interval: str = "6h"  # how often `monitor run` polls: 6h, 30m, 10s, 1h30m
+    digest_at: str = "mon 08:00"  # when `monitor run` sends the digest: "mon 08:00" or a crontab line
     base_url: str | None = None  # the web view's address, for links from the digest to each claim
     # Mail. MONITOR_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM and _SECURITY override these.
     smtp_host: str | None = None

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, timedelta
 from typing import Any
 
-from monitor.errors import QueryError
 from monitor.records import Claim, ClaimAttributes, ClaimFilter, Money, StoredClaim
 
 CLAIM_SELECT = """
@@ -27,21 +27,67 @@ SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
 FROM claims JOIN articles ON articles.id = claims.article_id
 """
 
-SEARCH_COLUMNS = "SELECT bm25(claims_fts) AS rank, highlight(claims_fts, 0, ?, ?) AS highlighted,"
+# Matches in the sentence count twice as much as matches in the article's title.
+SEARCH_COLUMNS = (
+    "SELECT bm25(claims_search, 1.0, 0.5) AS rank, highlight(claims_search, 0, ?, ?) AS highlighted,"
+)
+
+
+CLAIM_DATE = "COALESCE(articles.published, claims.extracted_at)"
 
 
 def filter_sql(filters: ClaimFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = [] if filters.include_rejected else ["claims.category != 'none'"]
     params: list[Any] = []
-    if filters.categories:
-        clauses.append(f"claims.category IN ({','.join('?' * len(filters.categories))})")
-        params.extend(filters.categories)
+
+    def any_of(column: str, values: tuple[str, ...]) -> None:
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+
+    any_of("claims.category", filters.categories)
+    any_of("articles.evidence_tier", filters.evidence_tiers)
+    any_of("claims.study_type", filters.study_types)
+    any_of("claims.polarity", filters.polarities)
+    any_of("claims.form", filters.forms)
+    if filters.sources:
+        clauses.append("(" + " OR ".join("articles.source LIKE ? ESCAPE '\\'" for _ in filters.sources) + ")")
+        params.extend(f"%{_like_escape(s)}%" for s in filters.sources)
+    if filters.since:
+        clauses.append(f"{CLAIM_DATE} >= ?")
+        params.append(filters.since)
+    if filters.until:
+        clauses.append(f"{CLAIM_DATE} < ?")
+        params.append(_day_after(filters.until))
+    if filters.min_confidence is not None:
+        clauses.append("claims.confidence >= ?")
+        params.append(filters.min_confidence)
+    if not filters.include_uncertain:
+        clauses.append("(claims.uncertain = 0 OR claims.corrected = 1)")
     if filters.uncertain_only:
         clauses.append("claims.uncertain = 1 AND claims.corrected = 0")
-    if filters.since:
+    if filters.stored_since:
         clauses.append("claims.extracted_at >= ?")
-        params.append(filters.since)
+        params.append(filters.stored_since)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def limit_sql(filters: ClaimFilter, default: int | None = None) -> str:
+    limit = filters.limit or default
+    if limit is None:
+        return f" LIMIT -1 OFFSET {int(filters.offset)}" if filters.offset else ""
+    return f" LIMIT {int(limit)} OFFSET {int(filters.offset)}"
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _day_after(value: str) -> str:
+    """ "2026-06-30" means up to the end of that day; a full timestamp is taken as it is."""
+    if len(value) == 10:
+        return (date.fromisoformat(value) + timedelta(days=1)).isoformat()
+    return value
 
 
 # A phrase in straight or curly double quotes, or a run of word characters joined by
@@ -49,21 +95,29 @@ def filter_sql(filters: ClaimFilter) -> tuple[str, list[Any]]:
 _QUERY_PART = re.compile(r"[\"“”„](?P<phrase>[^\"“”„]*)[\"“”„]?|(?P<word>\w+(?:[-'\u2019]\w+)*)(?P<star>\*)?")
 
 
-def fts_query(text: str) -> str:
+MAX_TERMS = 32  # a pasted paragraph is cut to its first 32 terms
+# Searching for ketamine means any form of it ("ketamine*" would miss esketamine).
+KETAMINE_FORMS = ("ketamine", "esketamine", "arketamine", "spravato", "ketalar", "ketanest")
+
+
+def fts_query(text: str) -> str | None:
     """Turn anything a user types into a safe FTS5 query: every word or phrase quoted
-    (so AND, NEAR, -, :, parentheses are just text), terms ANDed, `word*` kept as a prefix."""
+    (so AND, NEAR, -, :, parentheses are just text), terms ANDed, `word*` kept as a prefix,
+    "ketamine" expanded to its forms. None when the text holds no words at all."""
     parts = []
     for match in _QUERY_PART.finditer(text):
         if match.group("phrase") is not None:
             words = re.findall(r"\w+", match.group("phrase"))
             if words:
                 parts.append('"' + " ".join(words) + '"')
+            continue
+        words = re.findall(r"\w+", match.group("word"))
+        star = "*" if match.group("star") else ""
+        if len(words) == 1 and words[0].lower() in ("ketamine", "ketamines") and not star:
+            parts.append("(" + " OR ".join(f'"{form}"' for form in KETAMINE_FORMS) + ")")
         else:
-            words = re.findall(r"\w+", match.group("word"))
-            parts.append('"' + " ".join(words) + '"' + ("*" if match.group("star") else ""))
-    if not parts:
-        raise QueryError(f"nothing to search for in {text!r}: use words, e.g. `monitor search bladder`")
-    return " ".join(parts)
+            parts.append('"' + " ".join(words) + '"' + star)
+    return " ".join(parts[:MAX_TERMS]) or None
 
 
 def claim_row(claim: Claim, stamp: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,15 @@ import click
 from monitor import __version__
 from monitor.config import default_db_path, default_feeds_path, load_settings
 from monitor.errors import MonitorError
-from monitor.records import CATEGORIES, ClaimFilter, RunSummary
+from monitor.records import (
+    CATEGORIES,
+    EVIDENCE_TIERS,
+    FORM_NAMES,
+    POLARITIES,
+    STUDY_TYPE_NAMES,
+    ClaimFilter,
+    RunSummary,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +65,56 @@ category_option = click.option(
     type=click.Choice(CATEGORIES),
     help="Only claims in this category (repeatable).",
 )
+
+
+class IsoDate(click.ParamType):
+    """A date (2026-06-01) or a date and time (2026-06-01T08:00), kept as ISO text."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2026-06-01", param, ctx)
+        return parsed.date().isoformat() if len(str(value)) == 10 else parsed.isoformat()
+
+
+def filter_options(function: F) -> F:
+    """The filters search and export share."""
+    options = [
+        category_option,
+        click.option("--since", type=IsoDate(), help="Claims dated on or after (the article's date)."),
+        click.option("--until", type=IsoDate(), help="Claims dated on or before."),
+        click.option("--source", "sources", multiple=True, help="Source name contains this (repeatable)."),
+        click.option("--evidence-tier", "tiers", multiple=True, type=click.Choice(EVIDENCE_TIERS)),
+        click.option("--study-type", "study_types", multiple=True, type=click.Choice(STUDY_TYPE_NAMES)),
+        click.option("--polarity", "polarities", multiple=True, type=click.Choice(POLARITIES)),
+        click.option("--form", "forms", multiple=True, type=click.Choice(FORM_NAMES), help="Form or route."),
+        click.option(
+            "--min-confidence", type=click.FloatRange(0, 1), help="Category probability at least this."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def make_filter(**given: Any) -> ClaimFilter:
+    return ClaimFilter(
+        categories=given["categories"],
+        since=given["since"],
+        until=given["until"],
+        sources=given["sources"],
+        evidence_tiers=given["tiers"],
+        study_types=given["study_types"],
+        polarities=given["polarities"],
+        forms=given["forms"],
+        min_confidence=given["min_confidence"],
+        include_uncertain=given.get("include_uncertain", True),
+        limit=given.get("limit"),
+        offset=given.get("offset", 0),
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +164,13 @@ def once(feeds_path: Path | None, db_path: Path | None, wait: float) -> None:
     default="jsonl",
     show_default=True,
 )
-@category_option
+@filter_options
+@click.option(
+    "--include-uncertain/--exclude-uncertain",
+    default=True,
+    show_default=True,
+    help="Claims whose category the model was unsure of.",
+)
 @click.option(
     "-o",
     "--output",
@@ -115,13 +180,13 @@ def once(feeds_path: Path | None, db_path: Path | None, wait: float) -> None:
 )
 @click.option("--corrections", is_flag=True, help="Export corrections as training rows instead of claims.")
 @handle_errors
-def export(
-    db_path: Path | None, fmt: str, categories: tuple[str, ...], output: Any, corrections: bool
-) -> None:
-    """Export every claim with its article's metadata, one per line or row.
+def export(db_path: Path | None, fmt: str, output: Any, corrections: bool, **filters: Any) -> None:
+    """Export every claim with all its attributes and its article's metadata.
 
-    With --corrections, export people's corrections instead, as training rows
-    (JSON Lines in the models/data format).
+    Streams with no row limit. The first line says how many rows follow: a JSON
+    object for jsonl, a "# N claims" line before the CSV header (pandas:
+    comment="#"), a "count" key for json. With --corrections, export people's
+    corrections instead, as training rows (JSON Lines in the models/data format).
     """
     if corrections:
         from monitor.corrections import export_corrections
@@ -130,7 +195,7 @@ def export(
         return
     from monitor.export import export_claims
 
-    export_claims(db_path or default_db_path(), fmt, output, ClaimFilter(categories=categories))
+    export_claims(db_path or default_db_path(), fmt, output, make_filter(**filters))
 
 
 @cli.command()
@@ -295,10 +360,14 @@ def feeds_export_opml(feeds_path: Path | None, db_path: Path | None, output: Any
 
 
 @cli.command()
-@click.argument("query")
+@click.argument("query", required=False, default="")
 @db_option
-@category_option
+@filter_options
+@click.option(
+    "--include-uncertain", is_flag=True, help="Include claims whose category the model was unsure of."
+)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option(
     "--format",
     "fmt",
@@ -307,14 +376,16 @@ def feeds_export_opml(feeds_path: Path | None, db_path: Path | None, output: Any
     show_default=True,
 )
 @handle_errors
-def search(query: str, db_path: Path | None, categories: tuple[str, ...], limit: int, fmt: str) -> None:
-    """Full-text search over claims, best match first.
+def search(query: str, db_path: Path | None, fmt: str, **filters: Any) -> None:
+    """Full-text search over claims and their article titles, best match first.
 
-    Words are all required; use "double quotes" for a phrase and word* for a prefix.
+    Words are all required; use "double quotes" for a phrase and word* for a prefix;
+    "ketamine" also finds esketamine, arketamine and the brand names. With no query,
+    the newest claims that pass the filters.
     """
     from monitor.export import search_claims, write_search
 
-    results = search_claims(db_path or default_db_path(), query, ClaimFilter(categories, limit))
+    results = search_claims(db_path or default_db_path(), query, make_filter(**filters))
     write_search(results, fmt, sys.stdout)
 
 

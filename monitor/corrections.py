@@ -44,7 +44,7 @@ def review_queue(db_path: Path, days: int) -> list[StoredClaim]:
     """Uncertain, uncorrected claims stored in the last `days` days, least sure first."""
     since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
     with Store(db_path, readonly=True) as store:
-        claims = list(store.iter_claims(ClaimFilter(uncertain_only=True, since=since)))
+        claims = list(store.iter_claims(ClaimFilter(uncertain_only=True, stored_since=since)))
     return sorted(claims, key=lambda c: c.confidence)
 
 

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config import Settings
 from monitor.errors import ConfigError, MonitorError
-from monitor.records import CATEGORIES, Digest, DigestItem, StoredClaim, Week
+from monitor.records import CATEGORIES, EVIDENCE_TIERS, Digest, DigestItem, StoredClaim, Week
 from monitor.store import Store
 
 HISTORY_WEEKS = 8
 # Stronger evidence first; within a tier, more widely reported, then more confident.
-TIER_ORDER = ("peer-reviewed", "regulator", "preprint", "press release", "news")
+TIER_ORDER = EVIDENCE_TIERS
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were "

@@ -64,10 +64,13 @@ def claim_record(claim: StoredClaim) -> dict[str, Any]:
     return {name: record[name] for name in EXPORT_FIELDS}
 
 
-def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO) -> int:
-    """Stream claims to out in the given format; returns how many were written."""
+def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO, total: int | None = None) -> int:
+    """Stream claims to out in the given format; returns how many were written. With a total,
+    the first line says how many rows follow (the export's promise to spreadsheets and scripts)."""
     count = 0
     if fmt == "csv":
+        if total is not None:
+            out.write(f"# {total} claims\n")
         writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
         for claim in claims:
@@ -77,24 +80,28 @@ def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO) -> int:
             writer.writerow(record)
             count += 1
     elif fmt == "jsonl":
+        if total is not None:
+            out.write(json.dumps({"count": total, "fields": list(EXPORT_FIELDS)}) + "\n")
         for claim in claims:
             out.write(json.dumps(claim_record(claim), ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "json":
-        # A JSON array written item by item, so memory stays flat however many claims there are.
-        out.write("[")
+        # Written item by item, so memory stays flat however many claims there are. With a total:
+        # {"count": N, "claims": [...]}; without (search results): a plain list.
+        out.write(f'{{"count": {total}, "claims": [' if total is not None else "[")
         for claim in claims:
             out.write(("," if count else "") + "\n  " + json.dumps(claim_record(claim), ensure_ascii=False))
             count += 1
-        out.write("\n]\n" if count else "]\n")
+        out.write(("\n" if count else "") + ("]}\n" if total is not None else "]\n"))
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return count
 
 
 def export_claims(db_path: Path, fmt: str, out: TextIO, filters: ClaimFilter = ALL_CLAIMS) -> int:
+    """Every claim that passes the filters, streamed from a cursor, counted first."""
     with Store(db_path, readonly=True) as store:
-        return write_claims(store.iter_claims(filters), fmt, out)
+        return write_claims(store.iter_claims(filters), fmt, out, total=store.count_claims(filters))
 
 
 def search_claims(db_path: Path, query: str, filters: ClaimFilter) -> list[StoredClaim]:

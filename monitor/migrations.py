@@ -194,3 +194,33 @@ def m005_service_state(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migration
+def m006_search_index(db: sqlite_utils.Database) -> None:
+    """One full-text index over each claim's sentence and its article's title (claims_fts,
+    on the sentence alone, stays for Datasette's table search)."""
+    run_statements(
+        db,
+        """
+        CREATE VIRTUAL TABLE claims_search USING fts5(
+            text,                          -- the claim's sentence
+            title,                         -- its article's title
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO claims_search (rowid, text, title)
+            SELECT claims.rowid, claims.text, articles.title
+            FROM claims JOIN articles ON articles.id = claims.article_id;
+        CREATE TRIGGER claims_search_insert AFTER INSERT ON claims BEGIN
+            INSERT INTO claims_search (rowid, text, title)
+            VALUES (new.rowid, new.text, (SELECT title FROM articles WHERE id = new.article_id));
+        END;
+        CREATE TRIGGER claims_search_delete AFTER DELETE ON claims BEGIN
+            DELETE FROM claims_search WHERE rowid = old.rowid;
+        END;
+        CREATE TRIGGER claims_search_update AFTER UPDATE OF text ON claims BEGIN
+            UPDATE claims_search SET text = new.text WHERE rowid = new.rowid;
+        END;
+        CREATE INDEX claims_extracted ON claims(extracted_at);
+        """,
+    )

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 CATEGORIES: tuple[str, ...] = ("efficacy", "safety", "duration", "cost")
+EVIDENCE_TIERS: tuple[str, ...] = ("peer-reviewed", "regulator", "preprint", "press release", "news")
+STUDY_TYPE_NAMES: tuple[str, ...] = (
+    "RCT", "meta-analysis", "observational", "case report", "open-label", "animal", "survey", "modelling",
+)  # fmt: skip
+POLARITIES: tuple[str, ...] = ("positive", "null_or_negative", "neutral")
+FORM_NAMES: tuple[str, ...] = (
+    "ketamine-assisted psychotherapy", "arketamine", "esketamine nasal spray", "intranasal ketamine",
+    "IV ketamine", "IM ketamine", "oral ketamine", "subcutaneous ketamine",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -242,10 +251,20 @@ class ClaimFilter:
     """Which claims a search or export wants."""
 
     categories: tuple[str, ...] = ()
-    limit: int | None = None
+    since: str | None = None  # ISO date or time, on the article's date (or when stored, if it has none)
+    until: str | None = None  # inclusive: "2026-06-30" covers the whole day
+    sources: tuple[str, ...] = ()  # any of these, as part of the source name, case-insensitive
+    evidence_tiers: tuple[str, ...] = ()
+    study_types: tuple[str, ...] = ()
+    polarities: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    min_confidence: float | None = None
+    include_uncertain: bool = True
     uncertain_only: bool = False
-    since: str | None = None  # ISO date or time: claims stored from then on
+    stored_since: str | None = None  # ISO time: claims stored from then on (the review queue)
     include_rejected: bool = False  # claims a person marked "not a claim"
+    limit: int | None = None
+    offset: int = 0
 
 
 ALL_CLAIMS = ClaimFilter()

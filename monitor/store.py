@@ -17,7 +17,16 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor.claimsql import CLAIM_SELECT, SEARCH_COLUMNS, claim_row, filter_sql, fts_query, stored_claim
+from monitor.claimsql import (
+    CLAIM_DATE,
+    CLAIM_SELECT,
+    SEARCH_COLUMNS,
+    claim_row,
+    filter_sql,
+    fts_query,
+    limit_sql,
+    stored_claim,
+)
 from monitor.errors import QueryError, StoreError
 from monitor.migrations import MIGRATIONS
 from monitor.records import (
@@ -230,9 +239,7 @@ class Store:
     def iter_claims(self, filters: ClaimFilter = ALL_CLAIMS) -> Iterator[StoredClaim]:
         """Every matching claim, oldest first, streamed from a cursor."""
         where, params = filter_sql(filters)
-        sql = f"{CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid"
-        if filters.limit:
-            sql += f" LIMIT {int(filters.limit)}"
+        sql = f"{CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid" + limit_sql(filters)
         cursor = self.db.execute(sql, params)
         columns = [d[0] for d in cursor.description]
         for values in cursor:
@@ -291,7 +298,7 @@ class Store:
 
     def claims_stored_between(self, start: str, end: str) -> list[StoredClaim]:
         """Claims first stored in [start, end) (ISO UTC times), people's rejections left out."""
-        where, params = filter_sql(ClaimFilter(since=start))
+        where, params = filter_sql(ClaimFilter(stored_since=start))
         sql = f"{CLAIM_SELECT} {where} AND claims.extracted_at < ? ORDER BY claims.extracted_at, claims.rowid"
         cursor = self.db.execute(sql, [*params, end])
         columns = [d[0] for d in cursor.description]
@@ -396,20 +403,33 @@ class Store:
     def feeds_overview(self) -> list[dict[str, Any]]:
         return list(self.db["feeds"].rows_where(order_by="url"))
 
+    def count_claims(self, filters: ClaimFilter = ALL_CLAIMS) -> int:
+        where, params = filter_sql(filters)
+        sql = f"SELECT count(*) FROM claims JOIN articles ON articles.id = claims.article_id {where}"
+        return int(self.db.execute(sql, params).fetchone()[0])
+
     def search(self, query: str, filters: ClaimFilter = ALL_CLAIMS) -> list[StoredClaim]:
-        """Full-text search over claim sentences, best BM25 match first."""
+        """Full-text search over claim sentences and article titles, best BM25 match first;
+        with no words in the query, the newest claims that pass the filters."""
         match = fts_query(query)
         where, params = filter_sql(filters)
-        where = f"{where} {'AND' if where else 'WHERE'} claims_fts MATCH ?"
-        sql = (
-            CLAIM_SELECT.replace("SELECT", SEARCH_COLUMNS, 1)
-            + f" JOIN claims_fts ON claims_fts.rowid = claims.rowid {where}"
-            + f" ORDER BY rank LIMIT {int(filters.limit or 20)}"
-        )
-        try:
-            cursor = self.db.execute(sql, [*HIGHLIGHT, *params, match])
-        except sqlite3.OperationalError as exc:
-            raise QueryError(f"cannot search for {query!r}: {exc}") from exc
+        if match is None:
+            sql = f"{CLAIM_SELECT} {where} ORDER BY {CLAIM_DATE} DESC, claims.rowid DESC" + limit_sql(
+                filters, 20
+            )
+            cursor = self.db.execute(sql, params)
+        else:
+            where = f"{where} {'AND' if where else 'WHERE'} claims_search MATCH ?"
+            sql = (
+                CLAIM_SELECT.replace("SELECT", SEARCH_COLUMNS, 1)
+                + f" JOIN claims_search ON claims_search.rowid = claims.rowid {where}"
+                + " ORDER BY rank"
+                + limit_sql(filters, 20)
+            )
+            try:
+                cursor = self.db.execute(sql, [*HIGHLIGHT, *params, match])
+            except sqlite3.OperationalError as exc:
+                raise QueryError(f"cannot search for {query!r}: {exc}") from exc
         columns = [d[0] for d in cursor.description]
         return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
 

@@ -25,9 +25,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from monitor import artifact
 from monitor.classify import CARD_FILE, MODEL_FILE, NOT_A_CLAIM, normalise
 from monitor.errors import ModelError
-from monitor.records import CATEGORIES
+from monitor.records import CATEGORIES, POLARITIES
 
-POLARITIES = ("positive", "null_or_negative", "neutral")
 LABELS = (*CATEGORIES, NOT_A_CLAIM)
 DATA_GLOB = "data/*.jsonl"
 SEED = 20261126

@@ -140,3 +140,13 @@ def test_describe_uses_the_article_when_the_sentence_is_silent() -> None:
 )
 def test_evidence_tier(feed: str, link: str, doi: str | None, source: str, tier: str) -> None:
     assert evidence_tier(feed, link, doi, source) == tier
+
+
+def test_vocabularies_agree() -> None:
+    """The names the CLI offers as filters are the names the rules produce."""
+    from monitor.attributes import STUDY_TYPES
+    from monitor.lexicon import FORMS
+    from monitor.records import FORM_NAMES, STUDY_TYPE_NAMES
+
+    assert {name for name, _ in STUDY_TYPES} == set(STUDY_TYPE_NAMES)
+    assert tuple(name for name, _ in FORMS) == FORM_NAMES

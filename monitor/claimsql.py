@@ -95,6 +95,7 @@ def _day_after(value: str) -> str:
 _QUERY_PART = re.compile(r"[\"“”„](?P<phrase>[^\"“”„]*)[\"“”„]?|(?P<word>\w+(?:[-'\u2019]\w+)*)(?P<star>\*)?")
 
 
+MIN_WIDENED = 4  # words this long also match as a prefix ("cost" finds "costs", "ECT" stays exact)
 MAX_TERMS = 32  # a pasted paragraph is cut to its first 32 terms
 # Searching for ketamine means any form of it ("ketamine*" would miss esketamine).
 KETAMINE_FORMS = ("ketamine", "esketamine", "arketamine", "spravato", "ketalar", "ketanest")
@@ -115,9 +116,13 @@ def fts_query(text: str) -> str | None:
         star = "*" if match.group("star") else ""
         if len(words) == 1 and words[0].lower() in ("ketamine", "ketamines") and not star:
             parts.append("(" + " OR ".join(f'"{form}"' for form in KETAMINE_FORMS) + ")")
+        elif len(words) == 1 and not star and len(words[0]) >= MIN_WIDENED:
+            # "relapse" also finds "relapsed" and "relapses" (the index keeps words unstemmed).
+            parts.append(f'("{words[0]}" OR "{words[0]}"*)')
         else:
             parts.append('"' + " ".join(words) + '"' + star)
-    return " ".join(parts[:MAX_TERMS]) or None
+    # Explicit AND: FTS5 accepts an implied AND between phrases, not after a bracketed group.
+    return " AND ".join(parts[:MAX_TERMS]) or None
 
 
 def claim_row(claim: Claim, stamp: str) -> dict[str, Any]:

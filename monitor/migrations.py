@@ -199,14 +199,16 @@ def m005_service_state(db: sqlite_utils.Database) -> None:
 @migration
 def m006_search_index(db: sqlite_utils.Database) -> None:
     """One full-text index over each claim's sentence and its article's title (claims_fts,
-    on the sentence alone, stays for Datasette's table search)."""
+    on the sentence alone, stays for Datasette's table search). No Porter stemming here:
+    FTS5 does not stem prefix queries, so "dissociat*" would never meet the stem "dissoci";
+    the query builder widens plain words to their prefix instead."""
     run_statements(
         db,
         """
         CREATE VIRTUAL TABLE claims_search USING fts5(
             text,                          -- the claim's sentence
             title,                         -- its article's title
-            tokenize = 'porter unicode61 remove_diacritics 2'
+            tokenize = 'unicode61 remove_diacritics 2'
         );
         INSERT INTO claims_search (rowid, text, title)
             SELECT claims.rowid, claims.text, articles.title

@@ -43,6 +43,7 @@ train: install
 
 bench: install
 	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/export_memory.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

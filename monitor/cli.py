@@ -261,6 +261,22 @@ def status(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> None
     click.echo(json.dumps(report, indent=1) if as_json else format_status(report))
 
 
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+@handle_errors
+def serve(db_path: Path | None, host: str, port: int) -> None:
+    """Browse the claim database in Datasette, read-only (needs the `web` extra).
+
+    Facets, full-text search and canned queries for researchers; set base_url in the
+    config to http://HOST:PORT/DBNAME and the digest links each claim to its row here.
+    """
+    from monitor.web import serve as serve_datasette
+
+    serve_datasette(db_path or default_db_path(), host, port)
+
+
 @cli.group()
 def feeds() -> None:
     """Manage feeds.txt: list, add, remove, check, import and export OPML."""

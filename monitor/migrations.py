@@ -226,3 +226,33 @@ def m006_search_index(db: sqlite_utils.Database) -> None:
         CREATE INDEX claims_extracted ON claims(extracted_at);
         """,
     )
+
+
+@migration
+def m007_claim_browser(db: sqlite_utils.Database) -> None:
+    run_statements(
+        db,
+        """
+        CREATE VIEW claim_browser AS
+        SELECT
+            claims.rowid AS claim_rowid,   -- for full-text search through claims_fts
+            claims.id AS claim_id,
+            claims.text,
+            claims.category,
+            round(claims.confidence, 2) AS confidence,
+            claims.uncertain,
+            claims.polarity,
+            claims.study_type,
+            claims.sample_size,
+            claims.form,
+            articles.evidence_tier,
+            articles.source,
+            articles.title AS article_title,
+            articles.url AS article_url,
+            substr(COALESCE(articles.published, claims.extracted_at), 1, 10) AS date,
+            strftime('%Y-W%W', claims.extracted_at) AS week,
+            claims.extracted_at
+        FROM claims JOIN articles ON articles.id = claims.article_id
+        WHERE claims.category != 'none';
+        """,
+    )

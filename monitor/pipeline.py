@@ -192,7 +192,7 @@ def classify_sentences(
             attributes=describe(
                 sentence.text,
                 context=context,
-                form=ketamine_form(sentence.text, article.title, article.text),
+                form=ketamine_form(sentence.text, article.title),
                 polarity_guess=prediction.polarity,
             ),
             secondary=prediction.secondary,

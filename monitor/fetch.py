@@ -24,6 +24,15 @@ ACCEPT = (
 )
 
 
+FILE_TYPES = {
+    ".json": "application/feed+json",
+    ".atom": "application/atom+xml",
+    ".rss": "application/rss+xml",
+    ".rdf": "application/rdf+xml",
+    ".xml": "application/xml",
+}
+
+
 class TooLarge(Exception):
     pass
 
@@ -115,7 +124,11 @@ class HttpFetcher:
         path = Path(unquote(urlparse(source.url).path))
         with path.open("rb") as handle:
             body = _read_capped(iter(lambda: handle.read(65536), b""), self.settings.max_bytes)
-        return FetchResult(source=source, status=200, content=body, final_url=source.url)
+        # No server to say what it is: guess from the name, as a web server would
+        # (feedparser reads JSON Feed only when told it is JSON).
+        kind = FILE_TYPES.get(path.suffix.lower())
+        headers = {"content-type": kind} if kind else {}
+        return FetchResult(source=source, status=200, content=body, headers=headers, final_url=source.url)
 
 
 def _read_capped(chunks: Iterable[bytes], limit: int) -> bytes:

@@ -90,8 +90,7 @@ def parse_feed(result: FetchResult) -> ParsedFeed:
     parsed = feedparser.parse(result.content, response_headers=headers, sanitize_html=True)
     bozo = str(parsed.get("bozo_exception") or "") or None
     if not parsed.get("version") and not parsed.entries:
-        reason = bozo or "no feed found"
-        raise FeedError(result.source.url, f"not a feed ({_one_line(reason)})")
+        raise FeedError(result.source.url, _not_a_feed(result.content, bozo))
     feed = parsed.get("feed", {})
     source_name = _text(feed.get("title", "")) or urlsplit(result.source.url).netloc or "local feed"
     articles = []
@@ -108,6 +107,20 @@ def parse_feed(result: FetchResult) -> ParsedFeed:
         articles=tuple(articles),
         bozo=_one_line(bozo) if bozo else None,
     )
+
+
+def _not_a_feed(content: bytes, bozo: str | None) -> str:
+    """One line saying what the bytes were instead."""
+    head = content[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"{", b"[")):
+        return "JSON, not RSS or Atom (JSON Feed is not supported)"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "an HTML page, not a feed (look for its RSS or Atom link)"
+    if b"<opml" in head:
+        return "an OPML subscription list, not a feed (use `monitor feeds import-opml`)"
+    if not head:
+        return "empty response"
+    return f"not a feed ({_one_line(bozo or 'no RSS or Atom root element')})"
 
 
 def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | None:

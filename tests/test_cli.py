@@ -56,7 +56,7 @@ def test_once_ingests_all_formats_survives_bad_feeds_and_adds_nothing_twice(
     assert first.exit_code == 0, first.output
     assert "feeds: 3 ok, 2 failed" in first.output
     assert re.search(r"failed http://\S+/broken: HTTP 500", first.output)
-    assert re.search(r"failed http://\S+/page: not a feed", first.output)
+    assert re.search(r"failed http://\S+/page: an HTML page, not a feed", first.output)
     assert "new articles: 15" in first.output  # 16 items, one story in two feeds
     counts = re.search(
         r"new claims: (\d+) \(efficacy (\d+), safety (\d+), duration (\d+), cost (\d+)\)", first.output

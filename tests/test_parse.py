@@ -108,8 +108,21 @@ def test_atom_entry_without_link_uses_its_id() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"<html><body><h1>Not a feed</h1></body></html>", b"", b"\x89PNG\r\n\x1a\n", b"{}"]
+    ("body", "reason"),
+    [
+        (b"<!DOCTYPE html><html><body><h1>Not a feed</h1></body></html>", "an HTML page, not a feed"),
+        (b"", "empty response"),
+        (b"\x89PNG\r\n\x1a\n", "not a feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1"}', "JSON Feed is not supported"),
+        (b'<?xml version="1.0"?><opml version="2.0"><body/></opml>', "an OPML subscription list"),
+    ],
 )
-def test_bytes_that_are_not_a_feed_raise_feed_error(body: bytes) -> None:
-    with pytest.raises(FeedError, match="not a feed"):
+def test_bytes_that_are_not_a_feed_say_what_they_are(body: bytes, reason: str) -> None:
+    with pytest.raises(FeedError, match=reason):
         parse_feed(fetched(body, **{"content-type": "text/html"}))
+
+
+def test_a_truncated_feed_is_read_as_far_as_it_goes() -> None:
+    body = RSS2.split("<item><title>Duplicate")[0]  # cut in the middle of the channel
+    feed = parse_feed(fetched(body))
+    assert feed.format == "rss20" and len(feed.articles) == 1 and feed.bozo

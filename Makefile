@@ -31,8 +31,8 @@ test: install lint
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check monitor tests benchmarks
-	$(BIN)/ruff format --check monitor tests benchmarks
+	$(BIN)/ruff check monitor tests benchmarks scripts
+	$(BIN)/ruff format --check monitor tests benchmarks scripts
 
 format: install
 	$(BIN)/ruff check --fix monitor tests

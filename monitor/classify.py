@@ -8,6 +8,7 @@ file (monitor.artifact) whose hash is the model version.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -54,15 +55,8 @@ class ClaimClassifier:
         card_path = models_dir / CARD_FILE
         if not path.exists() or not card_path.exists():
             raise ModelError(f"no trained classifier in {models_dir}; run `monitor train`")
-        models = artifact.load(path)
-        version = artifact.file_sha256(path)[:12]
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ModelError(f"cannot read {card_path}: {exc}") from exc
-        if card.get("version") != version:
-            raise ModelError(f"{path} does not match {card_path.name}: retrain with `monitor train`")
-        return cls(models["detector"], models["categoriser"], version, models.get("polarity"))
+        stat = path.stat()
+        return _load(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
     def claim_probability(self, texts: Sequence[str]) -> list[float]:
         if not texts:
@@ -110,3 +104,20 @@ def classify_texts(classifier: ClaimClassifier, texts: Sequence[str]) -> list[di
         }
         for text, p, score in zip(texts, predictions, claim_scores, strict=True)
     ]
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path_text: str, mtime_ns: int, size: int) -> ClaimClassifier:
+    """Loading takes seconds; a process that asks twice for the same file gets it once
+    (a retrained file has a new mtime, so it is read again)."""
+    path = Path(path_text)
+    card_path = path.with_name(CARD_FILE)
+    models = artifact.load(path)
+    version = artifact.file_sha256(path)[:12]
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read {card_path}: {exc}") from exc
+    if card.get("version") != version:
+        raise ModelError(f"{path} does not match {card_path.name}: retrain with `monitor train`")
+    return ClaimClassifier(models["detector"], models["categoriser"], version, models.get("polarity"))

@@ -64,10 +64,13 @@ def default_models_dir() -> Path:
 class Settings:
     """Tunable behaviour. Every field can be set in config.toml under [monitor]."""
 
-    user_agent: str = f"ketamine-monitor/{__version__} (+{PROJECT_URL})"
+    user_agent: str = f"ketamine-monitor/{__version__} (+{PROJECT_URL})"  # set your contact URL here
     timeout: float = 30.0  # seconds per request (connect, read and pool each)
     max_bytes: int = 10_000_000  # a feed larger than this (decompressed) is refused
-    concurrency: int = 8  # feeds fetched at once
+    concurrency: int = 8  # hosts fetched at once
+    max_seconds: float = 120.0  # a whole response must arrive within this
+    host_delay: float = 1.0  # seconds between two requests to the same host
+    backoff_cap_hours: float = 24.0  # a failing feed is retried at most this far apart
     claim_threshold: float = 0.5  # claim-detector probability above which a sentence is a claim
     uncertain_below: float = 0.6  # category probability below which a claim is flagged uncertain
     spacy_model: str | None = None  # e.g. "en_core_web_sm"; None means spacy.blank("en")

@@ -256,3 +256,22 @@ def m007_claim_browser(db: sqlite_utils.Database) -> None:
         WHERE claims.category != 'none';
         """,
     )
+
+
+@migration
+def m008_feed_courtesy(db: sqlite_utils.Database) -> None:
+    run_statements(
+        db,
+        """
+        ALTER TABLE feeds ADD COLUMN moved_to TEXT
+            /* where a 301 said the feed now lives; fetched from there until feeds.txt is updated */;
+        ALTER TABLE feeds ADD COLUMN gone_since TEXT
+            /* when the feed answered 410 Gone; it is no longer fetched, and reported */;
+        ALTER TABLE feeds ADD COLUMN next_attempt TEXT
+            /* not fetched before this ISO time: Retry-After, or back-off after failures */;
+        ALTER TABLE feeds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0
+            /* fetch attempts made */;
+        ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0
+            /* attempts answered 304 Not Modified (their share is the 304 rate) */;
+        """,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -253,13 +253,17 @@ def _text(value: str) -> str:
 
 
 def _entry_date(entry: Any) -> datetime | None:
+    """The item's date, unless it is unreadable or more than a day ahead (a mistyped year would
+    otherwise put the item on top of every list for months)."""
+    latest = datetime.now(UTC) + timedelta(days=1)
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+                when = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+            return when if when <= latest else None
     return None
 
 

@@ -11,7 +11,7 @@ import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -75,6 +75,7 @@ def run_once(
     uncertain_below: float = UNCERTAIN_BELOW,
     on_progress: OnProgress | None = None,
     cancel: threading.Event | None = None,
+    backoff_cap: timedelta = timedelta(hours=24),
 ) -> RunSummary:
     """Fetch every feed and store what is new. One bad feed never stops the others.
 
@@ -90,7 +91,8 @@ def run_once(
     run_id = store.start_run(started)
     position = {source.url: i for i, source in enumerate(sources)}
     fetched: list[tuple[FetchResult, ParsedFeed | None, str | None]] = []
-    for result in fetcher.fetch_all(sources, store.feed_states()):
+    states = store.feed_states()
+    for result in fetcher.fetch_all(sources, states):
         fetched.append((result, *_parse(result)))
         if on_progress:
             on_progress("feeds", len(fetched), len(sources))
@@ -128,14 +130,25 @@ def run_once(
 
     reports = []
     for result, parsed, error in fetched:
+        url = result.source.url
         if cancelled:
             error = error or "pass cancelled before this feed's articles were processed"
         else:
-            store.record_fetch(result, parsed, error)
-        url = result.source.url
+            store.record_fetch(
+                result, parsed, error, _next_attempt(result, error, states.get(url), backoff_cap)
+            )
         items = len(parsed.articles) if parsed else 0
         reports.append(
-            FeedReport(url, error is None, result.status, result.not_modified, items, stored[url], error)
+            FeedReport(
+                url,
+                error is None,
+                result.status,
+                result.not_modified,
+                items,
+                stored[url],
+                error,
+                result.skipped,
+            )
         )
     summary = RunSummary(
         run_id=run_id,
@@ -149,11 +162,30 @@ def run_once(
     return summary
 
 
+BACKOFF_FIRST = timedelta(minutes=15)
+
+
+def _next_attempt(
+    result: FetchResult, error: str | None, state: FeedState | None, cap: timedelta
+) -> str | None:
+    """When to try a feed again: as the server asked (Retry-After), or after a failure
+    15 min, 30 min, 1 h ... doubling up to the cap; a success clears it."""
+    now = datetime.now(UTC)
+    if result.retry_after is not None:
+        wait = min(timedelta(seconds=result.retry_after), cap)
+    elif error is not None:
+        failures = (state.consecutive_failures if state else 0) + 1
+        wait = min(BACKOFF_FIRST * 2 ** min(failures - 1, 16), cap)
+    else:
+        return None
+    return (now + wait).isoformat(timespec="seconds")
+
+
 def _parse(result: FetchResult) -> tuple[ParsedFeed | None, str | None]:
     """The parsed feed, or why there is none (fetch failed, 304, or not a feed)."""
     if not result.ok:
         return None, result.error
-    if result.not_modified:
+    if result.not_modified or result.skipped:
         return None, None
     try:
         return parse_feed(result), None
@@ -256,6 +288,7 @@ class Monitor:
                 uncertain_below=self.settings.uncertain_below,
                 on_progress=on_progress,
                 cancel=cancel,
+                backoff_cap=timedelta(hours=self.settings.backoff_cap_hours),
             )
 
 

@@ -36,6 +36,11 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    moved_to: str | None = None  # a 301 pointed here: fetch from there
+    gone_since: str | None = None  # answered 410: do not fetch
+    next_attempt: str | None = None  # ISO time: not before (Retry-After or back-off)
+    consecutive_failures: int = 0
+    last_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class FetchResult:
     not_modified: bool = False
     error: str | None = None
     elapsed: float = 0.0
+    skipped: str | None = None  # why it was not fetched this time (back-off, Retry-After, gone)
+    moved_to: str | None = None  # the new address, when every redirect on the way was permanent
+    retry_after: float | None = None  # seconds the server asked us to wait (429, 503)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +183,7 @@ class FeedReport:
     items: int
     new_articles: int
     error: str | None = None
+    skipped: str | None = None  # not fetched this pass, and why
 
 
 @dataclass(frozen=True)

@@ -118,18 +118,46 @@ class Store:
 
     def feed_states(self) -> dict[str, FeedState]:
         return {
-            row["url"]: FeedState(row["url"], row["etag"], row["last_modified"])
+            row["url"]: FeedState(
+                row["url"],
+                row["etag"],
+                row["last_modified"],
+                row["moved_to"],
+                row["gone_since"],
+                row["next_attempt"],
+                row["consecutive_failures"] or 0,
+                row["last_status"],
+            )
             for row in self.db["feeds"].rows
         }
 
-    def record_fetch(self, result: FetchResult, parsed: ParsedFeed | None, error: str | None) -> None:
-        """Remember the outcome of fetching (and parsing) one feed."""
+    def record_fetch(
+        self,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        error: str | None,
+        next_attempt: str | None = None,
+    ) -> None:
+        """Remember the outcome of fetching (and parsing) one feed. A skipped feed is left as
+        it was; next_attempt (ISO) holds the feed back after a failure or a Retry-After."""
+        if result.skipped:
+            return
         stamp = now_iso()
         table = self.db["feeds"]
         with self._transaction():
             self._ensure_feed(result.source.url)
             row = table.get(result.source.url)
-            update: dict[str, Any] = {"last_fetched": stamp, "last_status": result.status}
+            update: dict[str, Any] = {
+                "last_fetched": stamp,
+                "last_status": result.status,
+                "next_attempt": next_attempt,
+                "attempts": (row["attempts"] or 0) + 1,
+                "not_modified": (row["not_modified"] or 0) + int(result.not_modified),
+            }
+            if result.moved_to:
+                update["moved_to"] = result.moved_to
+            if result.status == 410:
+                update["gone_since"] = stamp
             if error is None:
                 update.update(last_error=None, last_ok=stamp, consecutive_failures=0)
                 if not result.not_modified:

@@ -22,6 +22,8 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("MONITOR_HOME", str(home))
     for name in ("MONITOR_DB", "MONITOR_FEEDS", "MONITOR_CONFIG", "MONITOR_MODELS"):
         monkeypatch.delenv(name, raising=False)
+    # Every test feed lives on one local server: no need to space requests out politely.
+    (home / "config.toml").write_text("[monitor]\nhost_delay = 0\n")
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +51,4 @@ def threaded_httpserver() -> Iterator[HTTPServer]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(timeout=2.0, concurrency=4)
+    return Settings(timeout=2.0, concurrency=4, host_delay=0)

@@ -74,15 +74,23 @@ def test_http_errors_and_timeouts_become_results(threaded_httpserver: HTTPServer
     assert results[sources[2].url].error and "ConnectError" in results[sources[2].url].error
 
 
-def test_feeds_are_fetched_concurrently(threaded_httpserver: HTTPServer) -> None:
-    server = threaded_httpserver
-    server.expect_request("/slow").respond_with_handler(lambda r: time.sleep(0.4) or Response(FEED))
-    sources = [FeedSource(server.url_for(f"/slow?n={i}")) for i in range(6)]
-    started = time.monotonic()
-    with HttpFetcher(Settings(concurrency=6)) as fetcher:
-        results = list(fetcher.fetch_all(sources, {}))
+def test_hosts_are_fetched_concurrently_and_one_host_politely() -> None:
+    servers = [HTTPServer(host="127.0.0.1", threaded=True) for _ in range(3)]
+    for server in servers:
+        server.expect_request("/slow").respond_with_handler(lambda r: time.sleep(0.4) or Response(FEED))
+        server.start()
+    try:
+        sources = [FeedSource(s.url_for(f"/slow?n={i}")) for s in servers for i in range(2)]
+        started = time.monotonic()
+        with HttpFetcher(Settings(concurrency=6, host_delay=0.3)) as fetcher:
+            results = list(fetcher.fetch_all(sources, {}))
+        elapsed = time.monotonic() - started
+    finally:
+        for server in servers:
+            server.stop()
     assert all(r.ok for r in results) and len(results) == 6
-    assert time.monotonic() - started < 6 * 0.4 / 2  # serial would take 2.4 s
+    # Per host: 0.4 + 0.3 pause + 0.4 = 1.1 s, hosts side by side; all serial would be 2.4 s + pauses.
+    assert 1.1 <= elapsed < 2.0, elapsed
 
 
 def test_local_files_are_read(tmp_path: Path, settings: Settings) -> None:

@@ -57,7 +57,7 @@ def test_run_polls_sends_the_digest_once_and_stops_cleanly(
     inbox, port = Inbox(), free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
-    at = datetime.now(UTC) + timedelta(seconds=7)
+    at = datetime.now(UTC) + timedelta(seconds=5)
     env = dict(
         os.environ,
         MONITOR_HOME=str(tmp_path),

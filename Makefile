@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := build/demo.db
 
-.PHONY: install demo test lint format train bench clean
+.PHONY: install demo test reliability lint format train bench clean
 
 $(BIN)/monitor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ demo: install
 
 test: install lint
 	$(BIN)/python -m pytest -q
+
+reliability: install
+	$(BIN)/python -m pytest -q -m slow
 
 lint: install
 	$(BIN)/ruff check monitor tests benchmarks scripts

@@ -275,3 +275,19 @@ def m008_feed_courtesy(db: sqlite_utils.Database) -> None:
             /* attempts answered 304 Not Modified (their share is the 304 rate) */;
         """,
     )
+
+
+@migration
+def m009_title_key(db: sqlite_utils.Database) -> None:
+    from monitor.parse import title_key
+
+    run_statements(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN title_key TEXT
+            /* the headline's words without " - Publisher": the same story under another link */;
+        CREATE INDEX articles_title_key ON articles(title_key);
+        """,
+    )
+    for row in list(db.execute("SELECT id, title, source FROM articles").fetchall()):
+        db.execute("UPDATE articles SET title_key = ? WHERE id = ?", [title_key(row[1], row[2]), row[0]])

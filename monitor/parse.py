@@ -136,6 +136,7 @@ def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | No
     source = _text(publisher or "") or feed_title
     return Article(
         evidence_tier=evidence_tier(feed_url, link, doi, source),
+        title_key=title_key(title, source),
         id=article_id(doi=doi, link=link, guid=guid, title=title, source=source),
         url=link,
         title=title,
@@ -147,6 +148,16 @@ def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | No
         guid=guid,
         authors=_authors(entry),
     )
+
+
+def title_key(title: str, source: str = "") -> str:
+    """A headline reduced to its words, without the " - Publisher" news aggregators append:
+    the same story from several feeds (or through Google News redirects) gets the same key."""
+    words = title.lower()
+    if source and words.endswith(" - " + source.lower()):
+        words = words[: -len(source) - 3]
+    words = re.sub(r"\s[-|\u2013\u2014]\s[^-|\u2013\u2014]{2,60}$", "", words)  # "... - Site Name"
+    return " ".join(re.findall(r"\w+", words))
 
 
 def article_id(*, doi: str | None, link: str | None, guid: str | None, title: str, source: str) -> str:

@@ -118,6 +118,11 @@ def run_once(
         if cancel is not None and cancel.is_set():
             cancelled = True
             break
+        same = store.same_story(article)
+        if same is not None:  # already stored under another link (a redirect, tracking, a mirror)
+            for feed_url in carriers[article.id]:
+                store.link_feed(same, feed_url)
+            continue
         claims = classify_sentences(article, sentences, classifier, claim_threshold, uncertain_below)
         if store.save_article(article, claims):
             stored[article.feed_url] += 1

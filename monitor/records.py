@@ -81,6 +81,7 @@ class Article:
     guid: str | None = None
     authors: str | None = None
     evidence_tier: str = "news"  # preprint | peer-reviewed | press release | regulator | news
+    title_key: str = ""  # the headline's words, for finding the same story under another link
 
 
 @dataclass(frozen=True)

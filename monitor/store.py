@@ -192,6 +192,23 @@ class Store:
             known.update(r[0] for r in rows)
         return known
 
+    def same_story(self, article: Article) -> str | None:
+        """An article already stored under another id with the same headline, published within
+        a day of this one (or undated): the same story through another link."""
+        if len(article.title_key.split()) < 4:  # "Ketamine" alone is not a story
+            return None
+        rows = self.db.execute(
+            "SELECT id, published FROM articles WHERE title_key = ? AND id != ?",
+            [article.title_key, article.id],
+        ).fetchall()
+        for other_id, published in rows:
+            if article.published is None or published is None:
+                return other_id
+            other = datetime.fromisoformat(published)
+            if abs((other - article.published).total_seconds()) <= 86400:
+                return other_id
+        return None
+
     def link_feed(self, article_id: str, feed_url: str) -> None:
         """Record that another feed carried an article we already have."""
         with self._transaction():
@@ -209,7 +226,8 @@ class Store:
             self._ensure_feed(article.feed_url)
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
-                "authors, published, fetched, feed_url, evidence_tier) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "authors, published, fetched, feed_url, evidence_tier, title_key) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     article.id,
                     article.url,
@@ -223,6 +241,7 @@ class Store:
                     stamp,
                     article.feed_url,
                     article.evidence_tier,
+                    article.title_key or None,
                 ],
             )
             if cursor.rowcount == 0:

@@ -247,3 +247,38 @@ def test_gzip_bodies_and_bombs(httpserver: HTTPServer) -> None:
             == "response larger than 10000000 bytes"
         )
     assert codecs  # codecs kept for the UTF-16 case above
+
+
+def test_the_same_story_through_google_news_and_from_the_outlet_is_stored_once(
+    tmp_path: Path, extractor: SentenceExtractor
+) -> None:
+    from tests.test_pipeline import FakeFetcher
+
+    google = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Google News</title>'
+        "<item><title>Ketamine eases depression within hours in trial - The Guardian</title>"
+        "<link>https://news.google.com/rss/articles/CBMiWmh0dHBzOi8vd3d3LnRoZWd1YXJkaWFuLmNvbQ?oc=5</link>"
+        "<pubDate>Tue, 17 Nov 2026 09:00:00 GMT</pubDate>"
+        '<source url="https://www.theguardian.com">The Guardian</source>'
+        "</item></channel></rss>"
+    )
+    outlet = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>The Guardian</title>'
+        "<item><title>Ketamine eases depression within hours in trial</title>"
+        "<link>https://www.theguardian.com/society/2026/nov/17/ketamine-trial?CMP=rss</link>"
+        "<pubDate>Tue, 17 Nov 2026 11:30:00 GMT</pubDate>"
+        "<description>Ketamine eased depression within hours, the trial found.</description>"
+        "</item></channel></rss>"
+    )
+    sources = [
+        FeedSource("https://news.google.com/rss/search?q=ketamine"),
+        FeedSource("https://www.theguardian.com/rss"),
+    ]
+    fetcher = FakeFetcher({sources[0].url: google.encode(), sources[1].url: outlet.encode()})
+    with Store(tmp_path / "g.db") as store:
+        summary = run_once(
+            sources, fetcher=fetcher, extractor=extractor, classifier=KeywordClassifier(), store=store
+        )
+        claims = list(store.iter_claims())
+    assert summary.new_articles == 1
+    assert {tuple(sorted(c.feed_urls)) for c in claims} == {tuple(sorted(s.url for s in sources))}

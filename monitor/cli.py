@@ -296,8 +296,8 @@ def feeds_list(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> 
         click.echo(json.dumps([dataclasses.asdict(f) for f in listings], indent=1))
         return
     for f in listings:
-        detail = f"last error: {f.last_error}" if f.status == "failing" else f"{f.articles_stored} articles"
-        click.echo(f"{f.status:<15} {f.url}\n{'':<15} {f.title or ''} {detail}")
+        click.echo(f"{f.status:<15} {f.url}")
+        click.echo(f"{'':<15} {feed_health_line(f)}")
 
 
 @feeds.command("add")
@@ -592,6 +592,23 @@ def evaluate(threshold: float | None, errors: Any, as_json: bool) -> None:
 
     report, text = run_evaluation(load_settings(), threshold, errors)
     click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
+
+
+def feed_health_line(f: Any) -> str:
+    parts = [f.title or "(no title yet)", f"{f.articles_stored} articles stored"]
+    if f.attempts:
+        parts.append(f"{f.attempts} fetches, {f.not_modified_rate:.0%} unchanged (304)")
+    if f.consecutive_failures:
+        parts.append(f"{f.consecutive_failures} failures in a row, last: {f.last_error}")
+    if f.last_ok:
+        parts.append(f"last success {f.last_ok}")
+    if f.moved_to:
+        parts.append(f"moved permanently to {f.moved_to}: update feeds.txt")
+    if f.gone_since:
+        parts.append(f"410 Gone since {f.gone_since[:10]}: remove it from feeds.txt")
+    if f.next_attempt:
+        parts.append(f"next try after {f.next_attempt}")
+    return "; ".join(parts)
 
 
 def _progress_printer() -> Callable[[str, int, int], None]:

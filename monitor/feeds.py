@@ -30,6 +30,12 @@ class FeedListing:
     last_error: str | None
     consecutive_failures: int
     articles_stored: int
+    attempts: int = 0
+    not_modified_rate: float | None = None  # share of attempts answered 304
+    items_last: int | None = None
+    moved_to: str | None = None
+    gone_since: str | None = None
+    next_attempt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,13 @@ def list_feeds(feeds_path: Path, db_path: Path) -> list[FeedListing]:
     for source in sources:
         row = known.get(source.url, {})
         failures = row.get("consecutive_failures") or 0
-        status = "not fetched yet" if not row.get("last_fetched") else ("failing" if failures else "ok")
+        attempts = row.get("attempts") or 0
+        if row.get("gone_since"):
+            status = "gone"
+        elif not row.get("last_fetched"):
+            status = "not fetched yet"
+        else:
+            status = "failing" if failures else "ok"
         listings.append(
             FeedListing(
                 source.url,
@@ -65,6 +77,12 @@ def list_feeds(feeds_path: Path, db_path: Path) -> list[FeedListing]:
                 row.get("last_error"),
                 failures,
                 row.get("articles_stored") or 0,
+                attempts,
+                round((row.get("not_modified") or 0) / attempts, 2) if attempts else None,
+                row.get("items_last"),
+                row.get("moved_to"),
+                row.get("gone_since"),
+                row.get("next_attempt"),
             )
         )
     return listings

@@ -45,7 +45,9 @@ train: install
 	$(BIN)/monitor train
 
 bench: install
-	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/polling.py
+	$(BIN)/python benchmarks/extraction.py --docs 10000
+	$(BIN)/python benchmarks/search.py
 	$(BIN)/python benchmarks/export_memory.py
 
 clean:

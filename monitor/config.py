@@ -67,7 +67,7 @@ class Settings:
     user_agent: str = f"ketamine-monitor/{__version__} (+{PROJECT_URL})"  # set your contact URL here
     timeout: float = 30.0  # seconds per request (connect, read and pool each)
     max_bytes: int = 10_000_000  # a feed larger than this (decompressed) is refused
-    concurrency: int = 8  # hosts fetched at once
+    concurrency: int = 64  # hosts fetched at once (one request at a time per host)
     max_seconds: float = 120.0  # a whole response must arrive within this
     host_delay: float = 1.0  # seconds between two requests to the same host
     backoff_cap_hours: float = 24.0  # a failing feed is retried at most this far apart

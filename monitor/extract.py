@@ -90,19 +90,8 @@ HEADING_RE = re.compile(
     r"question|meaning)\s*:)\s*",
     re.IGNORECASE,
 )
-METHODS_SECTION_RE = re.compile(
-    r"objectives?|aims?(?: and objectives)?|purpose|design(?:, setting,? and participants)?|setting|"
-    r"participants|patients|interventions?|exposures?|methods?|materials and methods|"
-    r"main outcomes? and measures?|outcomes?|measurements|trial registration|funding"
-)
 COMPARISON_RE = re.compile(
     r"\b(?:vs\.?|versus|compared|than|superior|inferior|both|either|head-to-head)\b", re.I
-)
-DEPRESSION_RE = re.compile(r"\b(?:depress\w*|antidepress\w*|suicid\w*|mood|mental health|psychiatr\w*)", re.I)
-OUTSIDE_DEPRESSION_RE = re.compile(
-    r"\b(?:an(?:a)?esthe\w*|surg\w*|operat\w*|postoperative|analgesi\w*|sedation|intubat\w*|"
-    r"veterinar\w*|police|seiz\w*|smuggl\w*|charged|court|festival|party|parties|recreational)\b",
-    re.I,
 )
 OPENING_QUOTES = frozenset({'"', "\u201c", "\u2018", "'"})
 _BULLET = re.compile(r"^[\u2022\u2023\u25aa\u25cf\u2013\u2014*\-]\s+")
@@ -216,13 +205,6 @@ def is_about_ketamine(article: Article) -> bool:
     return ketamine >= 3 or (ketamine >= 2 and ketamine > others)
 
 
-def is_outside_depression(article: Article) -> bool:
-    """Ketamine as an anaesthetic, a street drug or a seized substance, with no word of mood or
-    depression: there only its safety is news to our readers."""
-    text = f"{article.title}\n{article.text}"
-    return DEPRESSION_RE.search(text) is None and OUTSIDE_DEPRESSION_RE.search(text) is not None
-
-
 class SentenceExtractor:
     """Splits articles into sentences and keeps the candidates for claims about ketamine:
     sentences that name it, and, in articles about ketamine, sentences that refer back to it
@@ -296,11 +278,6 @@ def _candidates(doc: Doc, article_id: str, unit: str, focused: bool) -> Iterator
             explicit=bool(inside),
             section=section,
         )
-
-
-def is_methods_section(section: str | None) -> bool:
-    """Abstract sections that describe what was done, not what was found."""
-    return section is not None and METHODS_SECTION_RE.fullmatch(section) is not None
 
 
 def _refers_to_ketamine(text: str) -> bool:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.records import Article
 
 # Forms and brand names. The look-behind keeps "(S)-ketamine" and "S-ketamine"
 # whole, and "norketamine" (a metabolite, not a treatment) out.
@@ -81,3 +85,29 @@ def ketamine_form(*texts: str) -> str | None:
             if pattern.search(text):
                 return name
     return None
+
+
+# Article context: which sentences can be claims at all.
+METHODS_SECTION_RE = re.compile(
+    r"objectives?|aims?(?: and objectives)?|purpose|design(?:, setting,? and participants)?|setting|"
+    r"participants|patients|interventions?|exposures?|methods?|materials and methods|"
+    r"main outcomes? and measures?|outcomes?|measurements|trial registration|funding"
+)
+DEPRESSION_RE = re.compile(r"\b(?:depress\w*|antidepress\w*|suicid\w*|mood|mental health|psychiatr\w*)", re.I)
+OUTSIDE_DEPRESSION_RE = re.compile(
+    r"\b(?:an(?:a)?esthe\w*|surg\w*|operat\w*|postoperative|analgesi\w*|sedation|intubat\w*|"
+    r"veterinar\w*|police|seiz\w*|smuggl\w*|charged|court|festival|party|parties|recreational)\b",
+    re.I,
+)
+
+
+def is_outside_depression(article: Article) -> bool:
+    """Ketamine as an anaesthetic, a street drug or a seized substance, with no word of mood or
+    depression: there only its safety is news to our readers."""
+    text = f"{article.title}\n{article.text}"
+    return DEPRESSION_RE.search(text) is None and OUTSIDE_DEPRESSION_RE.search(text) is not None
+
+
+def is_methods_section(section: str | None) -> bool:
+    """Abstract sections that describe what was done, not what was found."""
+    return section is not None and METHODS_SECTION_RE.fullmatch(section) is not None

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import multiprocessing
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.attributes import describe
-from monitor.classify import ClaimClassifier
 from monitor.config import Settings, read_feeds
 from monitor.errors import ConfigError, FeedError
-from monitor.extract import SentenceExtractor, build_nlp, is_methods_section, is_outside_depression
 from monitor.fetch import HttpFetcher
-from monitor.lexicon import ketamine_form
+from monitor.lexicon import is_methods_section, is_outside_depression, ketamine_form
 from monitor.lock import PassLock
 from monitor.parse import parse_feed
 from monitor.records import (
@@ -38,6 +39,10 @@ from monitor.records import (
     Sentence,
 )
 from monitor.store import Store
+
+if TYPE_CHECKING:  # spaCy and scikit-learn load in seconds: only when a pass needs them
+    from monitor.classify import ClaimClassifier
+    from monitor.extract import SentenceExtractor
 
 
 class Fetcher(Protocol):
@@ -76,6 +81,8 @@ def run_once(
     on_progress: OnProgress | None = None,
     cancel: threading.Event | None = None,
     backoff_cap: timedelta = timedelta(hours=24),
+    warm_up: Callable[[], None] | None = None,
+    parse_pool: Executor | None = None,
 ) -> RunSummary:
     """Fetch every feed and store what is new. One bad feed never stops the others.
 
@@ -90,12 +97,19 @@ def run_once(
     started = datetime.now(UTC)
     run_id = store.start_run(started)
     position = {source.url: i for i, source in enumerate(sources)}
-    fetched: list[tuple[FetchResult, ParsedFeed | None, str | None]] = []
     states = store.feed_states()
+    parsing: list[tuple[FetchResult, Future[tuple[ParsedFeed | None, str | None]]]] = []
     for result in fetcher.fetch_all(sources, states):
-        fetched.append((result, *_parse(result)))
+        if result.content and warm_up is not None:
+            # New content is coming: load the models now, while the other feeds arrive.
+            warm_up()
+            warm_up = None
+        # Only bytes go to the pool: a pass of 304s never starts a parser process.
+        pool = parse_pool if parse_pool is not None and result.content else _INLINE
+        parsing.append((result, pool.submit(_parse, result)))
         if on_progress:
-            on_progress("feeds", len(fetched), len(sources))
+            on_progress("feeds", len(parsing), len(sources))
+    fetched = [(result, *future.result()) for result, future in parsing]
     fetched.sort(key=lambda item: position.get(item[0].source.url, len(position)))
 
     best: dict[str, Article] = {}
@@ -114,24 +128,31 @@ def run_once(
     stored: Counter[str] = Counter()
     new_claims: Counter[str] = Counter()
     cancelled = False
-    for done, (article, sentences) in enumerate(extractor.extract(fresh), 1):
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-            break
-        same = store.same_story(article)
-        if same is not None:  # already stored under another link (a redirect, tracking, a mirror)
+    done = 0
+    for batch in _batches(extractor.extract(fresh) if fresh else iter(()), BATCH):
+        # One classifier call per batch: scikit-learn's per-call overhead dwarfs one sentence.
+        for (article, _), claims in zip(
+            batch, classify_batch(batch, classifier, claim_threshold, uncertain_below), strict=True
+        ):
+            done += 1
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            same = store.same_story(article)
+            if same is not None:  # already stored under another link (a redirect, tracking, a mirror)
+                for feed_url in carriers[article.id]:
+                    store.link_feed(same, feed_url)
+                continue
+            if store.save_article(article, claims):
+                stored[article.feed_url] += 1
+                new_claims.update(c.category for c in claims)
             for feed_url in carriers[article.id]:
-                store.link_feed(same, feed_url)
-            continue
-        claims = classify_sentences(article, sentences, classifier, claim_threshold, uncertain_below)
-        if store.save_article(article, claims):
-            stored[article.feed_url] += 1
-            new_claims.update(c.category for c in claims)
-        for feed_url in carriers[article.id]:
-            if feed_url != article.feed_url:
-                store.link_feed(article.id, feed_url)
-        if on_progress:
-            on_progress("articles", done, len(fresh))
+                if feed_url != article.feed_url:
+                    store.link_feed(article.id, feed_url)
+            if on_progress:
+                on_progress("articles", done, len(fresh))
+        if cancelled:
+            break
 
     reports = []
     for result, parsed, error in fetched:
@@ -198,6 +219,37 @@ def _parse(result: FetchResult) -> tuple[ParsedFeed | None, str | None]:
         return None, exc.reason
 
 
+BATCH = 256  # articles classified together
+
+
+class _Inline(Executor):
+    """Parses in the calling thread: the default, and what tests use."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+        return future
+
+
+_INLINE = _Inline()
+
+
+def _batches(
+    items: Iterator[tuple[Article, list[Sentence]]], size: int
+) -> Iterator[list[tuple[Article, list[Sentence]]]]:
+    batch: list[tuple[Article, list[Sentence]]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def classify_sentences(
     article: Article,
     sentences: Sequence[Sentence],
@@ -205,45 +257,54 @@ def classify_sentences(
     threshold: float,
     uncertain_below: float = UNCERTAIN_BELOW,
 ) -> list[Claim]:
-    """Keep the sentences the detector calls claims; give each its category and attributes."""
-    # Methods, objectives and outcome definitions describe what was done, not what was found.
-    sentences = [s for s in sentences if not is_methods_section(s.section)]
-    if not sentences:
-        return []
-    claim_scores = classifier.claim_probability([s.text for s in sentences])
-    kept = [(s, p) for s, p in zip(sentences, claim_scores, strict=True) if p >= threshold]
-    predictions = classifier.categorise([s.text for s, _ in kept])
-    if is_outside_depression(article):
-        # Ketamine in surgery, at a festival or in a seizure: only its safety is a claim for us.
-        kept, predictions = _only_safety(kept, predictions)
-    context = f"{article.title}\n{article.text[:1500]}"
-    return [
-        Claim(
-            id=claim_id(sentence),
-            sentence=sentence,
-            category=prediction.category,
-            confidence=prediction.confidence,
-            claim_score=score,
-            model_version=prediction.model_version,
-            scores=prediction.scores,
-            attributes=describe(
-                sentence.text,
-                context=context,
-                form=ketamine_form(sentence.text, article.title),
-                polarity_guess=prediction.polarity,
-            ),
-            secondary=prediction.secondary,
-            uncertain=prediction.confidence < uncertain_below,
-        )
-        for (sentence, score), prediction in zip(kept, predictions, strict=True)
+    """The claims among one article's candidate sentences."""
+    return classify_batch([(article, list(sentences))], classifier, threshold, uncertain_below)[0]
+
+
+def classify_batch(
+    batch: Sequence[tuple[Article, list[Sentence]]],
+    classifier: Classifier,
+    threshold: float,
+    uncertain_below: float = UNCERTAIN_BELOW,
+) -> list[list[Claim]]:
+    """Keep the sentences the detector calls claims; give each its category and attributes.
+    Methods, objectives and outcome definitions describe what was done, not what was found;
+    in articles about ketamine outside depression only safety claims count."""
+    owners = [
+        (i, s)
+        for i, (_, sentences) in enumerate(batch)
+        for s in sentences
+        if not is_methods_section(s.section)
     ]
-
-
-def _only_safety(
-    kept: list[tuple[Sentence, float]], predictions: list[Prediction]
-) -> tuple[list[tuple[Sentence, float]], list[Prediction]]:
-    pairs = [(k, p) for k, p in zip(kept, predictions, strict=True) if p.category == "safety"]
-    return [k for k, _ in pairs], [p for _, p in pairs]
+    claim_scores = classifier.claim_probability([s.text for _, s in owners])
+    kept = [(i, s, p) for (i, s), p in zip(owners, claim_scores, strict=True) if p >= threshold]
+    predictions = classifier.categorise([s.text for _, s, _ in kept])
+    outside = [is_outside_depression(article) for article, _ in batch]
+    claims: list[list[Claim]] = [[] for _ in batch]
+    for (i, sentence, score), prediction in zip(kept, predictions, strict=True):
+        article = batch[i][0]
+        if outside[i] and prediction.category != "safety":
+            continue
+        claims[i].append(
+            Claim(
+                id=claim_id(sentence),
+                sentence=sentence,
+                category=prediction.category,
+                confidence=prediction.confidence,
+                claim_score=score,
+                model_version=prediction.model_version,
+                scores=prediction.scores,
+                attributes=describe(
+                    sentence.text,
+                    context=f"{article.title}\n{article.text[:1500]}",
+                    form=ketamine_form(sentence.text, article.title),
+                    polarity_guess=prediction.polarity,
+                ),
+                secondary=prediction.secondary,
+                uncertain=prediction.confidence < uncertain_below,
+            )
+        )
+    return claims
 
 
 def claim_id(sentence: Sentence) -> str:
@@ -260,13 +321,27 @@ class Monitor:
         self.db_path = db_path
         self.settings = settings
 
+    def load_in_background(self) -> None:
+        """Start loading spaCy and the classifier on another thread (about three seconds of
+        work that would otherwise wait until every feed is parsed)."""
+
+        def load() -> None:
+            _ = self.classifier, self.extractor
+
+        if "classifier" not in self.__dict__:
+            threading.Thread(target=load, name="load-models", daemon=True).start()
+
     # Loaded on first use: a pass that cannot start (no feeds, lock held) says so at once.
     @functools.cached_property
     def classifier(self) -> ClaimClassifier:
+        from monitor.classify import ClaimClassifier
+
         return ClaimClassifier.load(self.settings.models_dir)
 
     @functools.cached_property
     def extractor(self) -> SentenceExtractor:
+        from monitor.extract import SentenceExtractor, build_nlp
+
         return SentenceExtractor(build_nlp(self.settings.spacy_model))
 
     def run_pass(
@@ -282,12 +357,19 @@ class Monitor:
             PassLock(self.db_path, wait),
             Store(self.db_path) as store,
             HttpFetcher(self.settings) as fetcher,
+            # feedparser is pure Python: parsing in other processes frees this one to load models.
+            # Spawned, not forked: forking while the model-loading thread imports could deadlock.
+            ProcessPoolExecutor(
+                max_workers=min(4, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn")
+            ) as parse_pool,
         ):
             return run_once(
                 sources,
                 fetcher=fetcher,
-                extractor=self.extractor,
-                classifier=self.classifier,
+                extractor=_OnDemand(self),
+                classifier=_OnDemand(self),
+                warm_up=self.load_in_background,
+                parse_pool=parse_pool,
                 store=store,
                 claim_threshold=self.settings.claim_threshold,
                 uncertain_below=self.settings.uncertain_below,
@@ -295,6 +377,27 @@ class Monitor:
                 cancel=cancel,
                 backoff_cap=timedelta(hours=self.settings.backoff_cap_hours),
             )
+
+
+class _OnDemand:
+    """The monitor's extractor and classifier, loaded only when a pass has an article to read:
+    a pass where every feed answers 304 never waits for spaCy or scikit-learn."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    @property
+    def version(self) -> str:
+        return self.monitor.classifier.version
+
+    def extract(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Sentence]]]:
+        return self.monitor.extractor.extract(articles)
+
+    def claim_probability(self, texts: Sequence[str]) -> list[float]:
+        return self.monitor.classifier.claim_probability(texts) if texts else []
+
+    def categorise(self, texts: Sequence[str]) -> list[Prediction]:
+        return self.monitor.classifier.categorise(texts) if texts else []
 
 
 def run_configured(

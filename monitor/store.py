@@ -68,6 +68,9 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
+                # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last
+                # commits, which the next pass fetches again. FULL would fsync every article.
+                self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self.migrate()
             elif "_migrations" not in self.db.table_names():

@@ -1,0 +1,164 @@
+"""Polling: `monitor once` over 200 feeds of 30 items, each request 100 ms late, against a serial
+fetch-and-parse baseline (what classic feed-to-email tools do), then a pass where every feed
+answers 304. Feeds are spread over 200 loopback addresses (127.0.0.x), as if on 200 hosts.
+
+    .venv/bin/python benchmarks/polling.py [--feeds 200] [--items 30] [--latency 0.1] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import feedparser
+import httpx
+
+# One topic in twelve is about ketamine (8%, like a busy psychiatry news feed).
+TOPICS = [
+    "Ketamine infusions eased treatment-resistant depression within hours in a trial of {n} adults.",
+    "A new SSRI formulation showed similar results to sertraline in {n} patients.",
+    "Transcranial magnetic stimulation courses were shortened to one week in {n} patients.",
+    "Loneliness in later life was linked to depression in a survey of {n} adults.",
+    "A digital therapy app reduced insomnia in {n} users over eight weeks.",
+    "Zuranolone was studied in {n} women with postpartum depression.",
+    "Bipolar disorder diagnoses rose among young adults, registry data for {n} people show.",
+    "Mindfulness courses helped staff burnout in {n} hospitals.",
+    "Antidepressant prescribing in primary care rose for the fifth year across {n} practices.",
+    "Genetic markers of treatment response were mapped in {n} people with depression.",
+    "Electroconvulsive therapy uptake varied across {n} regions.",
+    "Peer support groups reduced readmissions in {n} patients.",
+    "Researchers mapped sleep patterns in {n} teenagers with anxiety.",
+    "Exercise programmes reduced depressive symptoms in older adults, a review of {n} studies found.",
+    "Psilocybin therapy trials expanded to {n} sites across Europe.",
+    "Hospital waiting lists for talking therapy grew again this winter.",
+    "Lithium levels were linked to kidney function in a cohort of {n} people.",
+]
+
+
+def make_feed(index: int, items: int) -> bytes:
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    entries = []
+    for i in range(items):
+        text = TOPICS[(index + i) % len(TOPICS)].format(n=40 + (index * items + i) % 900)
+        body = f"<p>{text}</p><p>The findings were published this week. Further studies are planned.</p>"
+        entries.append(
+            f"<item><title>Story {index}-{i}: {text[:60]}</title>"
+            f"<link>https://outlet{index}.example/story/{i}</link>"
+            f"<pubDate>{format_datetime(now - timedelta(hours=i))}</pubDate>"
+            f"<description><![CDATA[{body}]]></description></item>"
+        )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Outlet {index}</title>'
+        f"<link>https://outlet{index}.example/</link><description>News</description>{''.join(entries)}"
+        "</channel></rss>"
+    ).encode()
+
+
+def serve(feeds: dict[str, bytes], latency: float) -> ThreadingHTTPServer:
+    etags = {path: '"' + hashlib.sha1(body).hexdigest()[:16] + '"' for path, body in feeds.items()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(latency)
+            body = feeds.get(self.path)
+            if body is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            if self.headers.get("If-None-Match") == etags[self.path]:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("ETag", etags[self.path])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def serial_baseline(urls: list[str]) -> float:
+    started = time.perf_counter()
+    with httpx.Client(timeout=30) as client:
+        for url in urls:
+            feedparser.parse(client.get(url).content)
+    return time.perf_counter() - started
+
+
+def monitor_once(feeds_file: Path, db: Path, home: Path) -> tuple[float, int]:
+    """Wall time of `monitor once` and its peak resident memory in MB."""
+    started = time.perf_counter()
+    process = subprocess.run(
+        [sys.executable, "-m", "monitor", "once", "--feeds", str(feeds_file), "--db", str(db)],
+        env=dict(os.environ, MONITOR_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    return seconds, peak, process.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    feeds = {f"/feed{i}.xml": make_feed(i, args.items) for i in range(args.feeds)}
+    server = serve(feeds, args.latency)
+    port = server.server_address[1]
+    urls = [f"http://127.0.0.{2 + i % 250}:{port}/feed{i}.xml" for i in range(args.feeds)]
+    firsts, seconds_304, baselines, peaks = [], [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        feeds_file = home / "feeds.txt"
+        feeds_file.write_text("\n".join(urls) + "\n")
+        for run in range(args.repeats):
+            baselines.append(serial_baseline(urls))
+            db = home / f"bench{run}.db"
+            first, peak, output = monitor_once(feeds_file, db, home)
+            second, peak2, _ = monitor_once(feeds_file, db, home)
+            firsts.append(first)
+            seconds_304.append(second)
+            peaks.append(max(peak, peak2))
+        print(output.strip().replace("\n", "\n    "))
+    server.shutdown()
+    first, baseline, again = (statistics.median(x) for x in (firsts, baselines, seconds_304))
+    print(
+        f"polling {args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms latency, "
+        f"median of {args.repeats} runs (each `monitor once` includes starting Python and loading models):"
+    )
+    print(f"  serial baseline (httpx + feedparser, one by one) {baseline:6.1f} s")
+    print(
+        f"  monitor once, first pass                          {first:6.1f} s   "
+        f"({baseline / first:.1f}x faster)"
+    )
+    print(f"  monitor once, every feed answers 304              {again:6.1f} s")
+    print(f"  peak resident memory of monitor once              {max(peaks):6d} MB")
+
+
+if __name__ == "__main__":
+    main()

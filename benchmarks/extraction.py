@@ -24,7 +24,7 @@ from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
 from monitor.extract import SentenceExtractor, _candidates, build_nlp, is_about_ketamine, title_sentence
 from monitor.lexicon import mentions_ketamine
-from monitor.pipeline import classify_sentences
+from monitor.pipeline import BATCH, classify_batch
 from monitor.records import Article
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -60,22 +60,28 @@ def build_corpus(total: int, share: float = 0.05) -> list[Article]:
 
 
 def run_monitor(articles: list[Article], extractor: SentenceExtractor, classifier: ClaimClassifier) -> int:
-    claims = 0
-    for article, sentences in extractor.extract(articles):
-        claims += len(classify_sentences(article, sentences, classifier, 0.5))
-    return claims
+    """As a pass does it: the prefilter, spaCy on what passes, classification in batches."""
+    found = list(extractor.extract(articles))
+    return sum(len(c) for c in classify_in_batches(found, classifier))
 
 
 def run_everything(articles: list[Article], extractor: SentenceExtractor, classifier: ClaimClassifier) -> int:
     """No prefilter: every text goes through spaCy, then the same selection and classification."""
-    claims = 0
     docs = extractor.nlp.pipe((a.text for a in articles), batch_size=extractor.batch_size)
+    found = []
     for article, doc in zip(articles, docs, strict=True):
         title = title_sentence(article)
         sentences = ([title] if title else []) + list(
             _candidates(doc, article.id, "text", is_about_ketamine(article))
         )
-        claims += len(classify_sentences(article, sentences, classifier, 0.5))
+        found.append((article, sentences))
+    return sum(len(c) for c in classify_in_batches(found, classifier))
+
+
+def classify_in_batches(found: list, classifier: ClaimClassifier) -> list:
+    claims = []
+    for start in range(0, len(found), BATCH):
+        claims += classify_batch(found[start : start + BATCH], classifier, 0.5)
     return claims
 
 

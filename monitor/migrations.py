@@ -291,3 +291,10 @@ def m009_title_key(db: sqlite_utils.Database) -> None:
     )
     for row in list(db.execute("SELECT id, title, source FROM articles").fetchall()):
         db.execute("UPDATE articles SET title_key = ? WHERE id = ?", [title_key(row[1], row[2]), row[0]])
+
+
+@migration
+def m010_search_rank(db: sqlite_utils.Database) -> None:
+    """Rank by BM25 with the title at half weight as the index's own `rank`, so a search can ask
+    the index for its best rows first (ORDER BY rank LIMIT n) instead of scoring every match."""
+    db.execute("INSERT INTO claims_search (claims_search, rank) VALUES ('rank', 'bm25(1.0, 0.5)')")

@@ -46,6 +46,7 @@ from monitor.records import (
 )
 
 HIGHLIGHT = ("[", "]")
+MAX_CHUNKS = 10  # index chunks read before a search falls back to scoring every match
 
 
 def now_iso() -> str:
@@ -458,6 +459,42 @@ class Store:
         sql = f"SELECT count(*) FROM claims JOIN articles ON articles.id = claims.article_id {where}"
         return int(self.db.execute(sql, params).fetchone()[0])
 
+    def _ranked_search(
+        self, query: str, match: str, where: str, params: list[Any], filters: ClaimFilter
+    ) -> list[StoredClaim]:
+        """Ask the index for its best rows a chunk at a time and keep those that pass the filters,
+        until a page is full: a common word then costs one chunk, not a score for every match."""
+        wanted = (filters.limit or 20) + filters.offset
+        chunk = max(200, 10 * wanted)
+        where = f"{where} {'AND' if where else 'WHERE'} claims_search MATCH ?"
+        select = CLAIM_SELECT.replace("SELECT", SEARCH_COLUMNS, 1) + (
+            " JOIN claims_search ON claims_search.rowid = claims.rowid "
+        )
+        best = "SELECT rowid FROM claims_search WHERE claims_search MATCH ? ORDER BY rank LIMIT ? OFFSET ?"
+        found: list[StoredClaim] = []
+        try:
+            for start in range(0, MAX_CHUNKS * chunk, chunk):
+                rowids = [r[0] for r in self.db.execute(best, [match, chunk, start])]
+                if rowids:
+                    marks = ",".join("?" * len(rowids))
+                    found += self._claims(
+                        f"{select} {where} AND claims.rowid IN ({marks}) ORDER BY rank",
+                        [*HIGHLIGHT, *params, match, *rowids],
+                    )
+                if len(found) >= wanted or len(rowids) < chunk:  # a full page, or every match seen
+                    return found[filters.offset : wanted]
+            # Filters so narrow that the best chunks held too little: score every match once.
+            return self._claims(
+                f"{select} {where} ORDER BY rank" + limit_sql(filters, 20), [*HIGHLIGHT, *params, match]
+            )
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"cannot search for {query!r}: {exc}") from exc
+
+    def _claims(self, sql: str, params: list[Any]) -> list[StoredClaim]:
+        cursor = self.db.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
+
     def search(self, query: str, filters: ClaimFilter = ALL_CLAIMS) -> list[StoredClaim]:
         """Full-text search over claim sentences and article titles, best BM25 match first;
         with no words in the query, the newest claims that pass the filters."""
@@ -469,17 +506,7 @@ class Store:
             )
             cursor = self.db.execute(sql, params)
         else:
-            where = f"{where} {'AND' if where else 'WHERE'} claims_search MATCH ?"
-            sql = (
-                CLAIM_SELECT.replace("SELECT", SEARCH_COLUMNS, 1)
-                + f" JOIN claims_search ON claims_search.rowid = claims.rowid {where}"
-                + " ORDER BY rank"
-                + limit_sql(filters, 20)
-            )
-            try:
-                cursor = self.db.execute(sql, [*HIGHLIGHT, *params, match])
-            except sqlite3.OperationalError as exc:
-                raise QueryError(f"cannot search for {query!r}: {exc}") from exc
+            return self._ranked_search(query, match, where, params, filters)
         columns = [d[0] for d in cursor.description]
         return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
 

@@ -25,8 +25,10 @@ FEEDS = 24
 
 
 def feed_body(n: int) -> bytes:
-    """The example news feed, as if from another outlet: every link unique to feed n."""
+    """The example news feed, as if from another outlet: every link and headline unique to feed n
+    (the same headline on the same day would be taken for the same story)."""
     text = (EXAMPLES / "news.xml").read_text(encoding="utf-8")
+    text = text.replace("<item>\n      <title>", f"<item>\n      <title>Outlet {n}: ")
     return text.replace("https://www.morningledger.example/", f"https://outlet{n}.example/").encode()
 
 

@@ -2,4 +2,7 @@
 
 from monitor.cli import cli
 
-cli()
+# The guard matters: parser worker processes are spawned, and a spawned child imports the main
+# module again; without it every worker would start the command a second time.
+if __name__ == "__main__":
+    cli()

@@ -100,19 +100,28 @@ class Store:
     # -- schema ---------------------------------------------------------------
 
     def migrate(self) -> list[str]:
-        """Apply the migrations not yet applied; return their names."""
+        """Apply the migrations not yet applied; return their names. Two processes opening a new
+        database at once (the service and a `monitor status`) must not both run m001: the check
+        and the migrations happen under one write lock, so the second waits and finds them done."""
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        done = {row[0] for row in self.db.execute("SELECT name FROM _migrations").fetchall()}
+        if set(self.applied_migrations()) >= {name for name, _ in MIGRATIONS}:
+            return []
         applied = []
-        for name, function in MIGRATIONS:
-            if name in done:
-                continue
-            with self._transaction():
-                function(self.db)
-                self.db["_migrations"].insert({"name": name, "applied_at": now_iso()})
-            applied.append(name)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            done = set(self.applied_migrations())
+            for name, function in MIGRATIONS:
+                if name not in done:
+                    function(self.db)
+                    self.db["_migrations"].insert({"name": name, "applied_at": now_iso()})
+                    applied.append(name)
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
         return applied
 
     def applied_migrations(self) -> list[str]:

@@ -40,7 +40,7 @@ def finished_runs(db: Path) -> int:
     try:
         with Store(db, readonly=True) as store:
             return sum(1 for run in store.recent_runs(50) if run.finished)
-    except Exception:
+    except Exception:  # the service may still be creating it
         return 0
 
 

@@ -156,3 +156,25 @@ def test_a_locked_database_is_reported_not_raised_raw(tmp_path: Path) -> None:
         finally:
             blocker.rollback()
             blocker.close()
+
+
+def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path: Path) -> None:
+    """The service and a `monitor status` may both create the schema: one waits for the other."""
+    import threading
+
+    path, errors = tmp_path / "race.db", []
+
+    def open_it() -> None:
+        try:
+            Store(path).close()
+        except Exception as exc:  # collected, then asserted empty
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store(path) as store:
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]

@@ -19,9 +19,8 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.config import Settings
 from monitor.digest import SmtpError, deliver, group_near_duplicates, make_digest, week_of
-from monitor.pipeline import claim_id
-from monitor.records import Article, Claim, Sentence
 from monitor.store import Store
+from tests.helpers import store_claim
 
 WEEK = "2026-W47"  # Monday 16 to Sunday 22 November 2026
 PASSWORD = "s3cret-Pa55word"
@@ -82,32 +81,9 @@ def add(
     category: str,
     when: str,
     source: str = "Example News",
-    url: str | None = None,
-    confidence: float = 0.9,
-    uncertain: bool = False,
-    tier: str = "news",
+    **options: object,
 ) -> None:
-    article = Article(
-        id=f"url:https://news.example.org/{n}",
-        url=url or f"https://news.example.org/{n}",
-        title=title,
-        text=text,
-        source=source,
-        feed_url="https://news.example.org/feed",
-        evidence_tier=tier,
-    )
-    sentence = Sentence(article.id, text, "text", 0, len(text), ("ketamine",))
-    claim = Claim(
-        claim_id(sentence),
-        sentence,
-        category,
-        confidence,
-        0.9,
-        "v",
-        {category: confidence},
-        uncertain=uncertain,
-    )
-    store.save_article(article, [claim], stored_at=when)
+    store_claim(store, n, text, category, title=title, source=source, stored_at=when, **options)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.export import export_claims
 from monitor.pipeline import claim_id
-from monitor.records import Article, Claim, ClaimAttributes, ClaimFilter, Sentence
+from monitor.records import Article, Claim, ClaimFilter, Sentence
 from monitor.store import Store
+from tests.helpers import store_claim
 
 
 def put(
@@ -23,39 +24,11 @@ def put(
     text: str,
     category: str = "safety",
     *,
-    title: str = "A story",
     source: str = "Ledger",
     published: str = "2026-06-15",
-    tier: str = "news",
-    confidence: float = 0.9,
-    uncertain: bool = False,
-    **attributes: object,
+    **options: object,
 ) -> None:
-    from datetime import datetime
-
-    article = Article(
-        id=f"url:https://x.example/{n}",
-        url=f"https://x.example/{n}",
-        title=title,
-        text=text,
-        source=source,
-        feed_url="https://x.example/feed",
-        published=datetime.fromisoformat(published + "T12:00:00+00:00"),
-        evidence_tier=tier,
-    )
-    sentence = Sentence(article.id, text, "text", 0, len(text), ("ketamine",))
-    claim = Claim(
-        claim_id(sentence),
-        sentence,
-        category,
-        confidence,
-        0.9,
-        "v",
-        {category: confidence},
-        attributes=ClaimAttributes(**attributes),
-        uncertain=uncertain,
-    )
-    store.save_article(article, [claim])
+    store_claim(store, n, text, category, source=source, published=published, **options)
 
 
 @pytest.fixture(scope="module")

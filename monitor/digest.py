@@ -22,8 +22,7 @@ from monitor.records import CATEGORIES, EVIDENCE_TIERS, Digest, DigestItem, Stor
 from monitor.store import Store
 
 HISTORY_WEEKS = 8
-# Stronger evidence first; within a tier, more widely reported, then more confident.
-TIER_ORDER = EVIDENCE_TIERS
+
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were "
@@ -99,7 +98,8 @@ def build_digest(store: Store, week: Week, base_url: str | None = None) -> Diges
 
 def _strength(item: DigestItem) -> tuple[int, int, float]:
     tier = item.claim.evidence_tier or "news"
-    rank = TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)
+    # EVIDENCE_TIERS runs strongest first; within a tier, more widely reported, then more confident.
+    rank = EVIDENCE_TIERS.index(tier) if tier in EVIDENCE_TIERS else len(EVIDENCE_TIERS)
     return (rank, -len(item.also_reported_by), -item.claim.confidence)
 
 

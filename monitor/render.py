@@ -20,7 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor.lexicon import ketamine_spans
-from monitor.records import CATEGORIES, Digest, DigestItem, StoredClaim
+from monitor.records import CATEGORIES, Digest, StoredClaim
 
 CATEGORY_COLOURS = {"efficacy": "#1b6e3a", "safety": "#a12622", "duration": "#7a4f00", "cost": "#1f4f8f"}
 MAX_TITLE = 300  # characters of an article title shown; the rest is cut with an ellipsis
@@ -142,7 +142,3 @@ def build_message(
     message.set_content(render_text(digest), charset="utf-8")
     message.add_alternative(render_html(digest), subtype="html", charset="utf-8")
     return message
-
-
-def items_of(digest: Digest) -> list[DigestItem]:
-    return [item for c in CATEGORIES for item in digest.sections[c]] + list(digest.needs_review)

@@ -62,7 +62,7 @@ class Store:
             if readonly:
                 if not path.exists():
                     raise StoreError(str(path), "no such database; run `monitor once` first")
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+                conn = _connect_readonly(path, busy_timeout)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(path, timeout=busy_timeout)
@@ -80,9 +80,7 @@ class Store:
                 # Written by an older version: upgrade it once, then read as asked.
                 self.db.conn.close()
                 Store(path, busy_timeout=busy_timeout).close()
-                self.db = sqlite_utils.Database(
-                    sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
-                )
+                self.db = sqlite_utils.Database(_connect_readonly(path, busy_timeout))
         except sqlite3.DatabaseError as exc:
             raise StoreError(str(path), _describe(exc)) from exc
         except OSError as exc:
@@ -306,14 +304,11 @@ class Store:
             yield stored_claim(dict(zip(columns, values, strict=True)))
 
     def get_claim(self, claim_id: str) -> StoredClaim:
-        filters = ClaimFilter(include_rejected=True)
-        where, params = filter_sql(filters)
-        rows = self.db.execute(f"{CLAIM_SELECT} {where} AND claims.id = ?", [*params, claim_id])
-        columns = [d[0] for d in rows.description]
-        row = rows.fetchone()
-        if row is None:
+        where, params = filter_sql(ClaimFilter(include_rejected=True))
+        found = self._claims(f"{CLAIM_SELECT} {where} AND claims.id = ?", [*params, claim_id])
+        if not found:
             raise QueryError(f"no claim with id {claim_id!r}")
-        return stored_claim(dict(zip(columns, row, strict=True)))
+        return found[0]
 
     # -- corrections ----------------------------------------------------------
 
@@ -360,9 +355,7 @@ class Store:
         """Claims first stored in [start, end) (ISO UTC times), people's rejections left out."""
         where, params = filter_sql(ClaimFilter(stored_since=start))
         sql = f"{CLAIM_SELECT} {where} AND claims.extracted_at < ? ORDER BY claims.extracted_at, claims.rowid"
-        cursor = self.db.execute(sql, [*params, end])
-        columns = [d[0] for d in cursor.description]
-        return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
+        return self._claims(sql, [*params, end])
 
     def category_counts(self, start: str, end: str) -> dict[str, int]:
         rows = self.db.execute(
@@ -510,14 +503,13 @@ class Store:
         match = fts_query(query)
         where, params = filter_sql(filters)
         if match is None:
-            sql = f"{CLAIM_SELECT} {where} ORDER BY {CLAIM_DATE} DESC, claims.rowid DESC" + limit_sql(
-                filters, 20
-            )
-            cursor = self.db.execute(sql, params)
-        else:
-            return self._ranked_search(query, match, where, params, filters)
-        columns = [d[0] for d in cursor.description]
-        return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
+            order = f" ORDER BY {CLAIM_DATE} DESC, claims.rowid DESC"
+            return self._claims(f"{CLAIM_SELECT} {where}{order}" + limit_sql(filters, 20), params)
+        return self._ranked_search(query, match, where, params, filters)
+
+
+def _connect_readonly(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
 
 
 def _describe(exc: sqlite3.Error) -> str:

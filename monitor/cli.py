@@ -49,6 +49,7 @@ db_option = click.option(
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=lambda _ctx, _param, value: value or default_db_path(),
     help="SQLite database [default: $MONITOR_DB, else monitor.db in $MONITOR_HOME or the user data dir].",
 )
 feeds_option = click.option(
@@ -56,6 +57,7 @@ feeds_option = click.option(
     "feeds_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=lambda _ctx, _param, value: value or default_feeds_path(),
     help="Feeds file, one URL or path per line [default: $MONITOR_FEEDS, else ./feeds.txt].",
 )
 category_option = click.option(
@@ -137,7 +139,7 @@ def cli() -> None:
     help="If another pass is running, wait this many seconds for it [default: do not wait].",
 )
 @handle_errors
-def once(feeds_path: Path | None, db_path: Path | None, wait: float) -> None:
+def once(feeds_path: Path, db_path: Path, wait: float) -> None:
     """Run one full pass: fetch every feed, find and classify claims, store them.
 
     Prints a summary; exits 1 only when no feed could be read. Only one pass runs
@@ -146,10 +148,8 @@ def once(feeds_path: Path | None, db_path: Path | None, wait: float) -> None:
     from monitor.pipeline import run_configured
 
     on_progress = _progress_printer() if sys.stderr.isatty() else None
-    summary = run_configured(
-        feeds_path or default_feeds_path(), db_path or default_db_path(), load_settings(), on_progress, wait
-    )
-    click.echo(format_summary(summary, db_path or default_db_path()))
+    summary = run_configured(feeds_path, db_path, load_settings(), on_progress, wait)
+    click.echo(format_summary(summary, db_path))
     if summary.feeds and summary.feeds_ok == 0:
         click.echo("Error: no feed could be read", err=True)
         sys.exit(1)
@@ -180,7 +180,7 @@ def once(feeds_path: Path | None, db_path: Path | None, wait: float) -> None:
 )
 @click.option("--corrections", is_flag=True, help="Export corrections as training rows instead of claims.")
 @handle_errors
-def export(db_path: Path | None, fmt: str, output: Any, corrections: bool, **filters: Any) -> None:
+def export(db_path: Path, fmt: str, output: Any, corrections: bool, **filters: Any) -> None:
     """Export every claim with all its attributes and its article's metadata.
 
     Streams with no row limit. The first line says how many rows follow: a JSON
@@ -191,11 +191,11 @@ def export(db_path: Path | None, fmt: str, output: Any, corrections: bool, **fil
     if corrections:
         from monitor.corrections import export_corrections
 
-        export_corrections(db_path or default_db_path(), output)
+        export_corrections(db_path, output)
         return
     from monitor.export import export_claims
 
-    export_claims(db_path or default_db_path(), fmt, output, make_filter(**filters))
+    export_claims(db_path, fmt, output, make_filter(**filters))
 
 
 @cli.command()
@@ -217,8 +217,8 @@ def export(db_path: Path | None, fmt: str, output: Any, corrections: bool, **fil
 @click.option("-v", "--verbose", is_flag=True, help="Log every feed of every pass.")
 @handle_errors
 def run(
-    feeds_path: Path | None,
-    db_path: Path | None,
+    feeds_path: Path,
+    db_path: Path,
     poll_interval: str | None,
     digest_at: str | None,
     timezone: str | None,
@@ -235,8 +235,8 @@ def run(
     if timezone:
         settings = dataclasses.replace(settings, timezone=timezone)
     run_service(
-        feeds_path or default_feeds_path(),
-        db_path or default_db_path(),
+        feeds_path,
+        db_path,
         settings,
         poll_interval or settings.poll_interval,
         digest_at or settings.digest_at,
@@ -250,14 +250,14 @@ def run(
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
-def status(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> None:
+def status(feeds_path: Path, db_path: Path, as_json: bool) -> None:
     """Show the last passes, the next poll and digest, failing feeds and the last digest sent.
 
     Works while `monitor run` is running.
     """
     from monitor.schedule import format_status, service_status
 
-    report = service_status(db_path or default_db_path())
+    report = service_status(db_path)
     click.echo(json.dumps(report, indent=1) if as_json else format_status(report))
 
 
@@ -266,7 +266,7 @@ def status(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> None
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
 @handle_errors
-def serve(db_path: Path | None, host: str, port: int) -> None:
+def serve(db_path: Path, host: str, port: int) -> None:
     """Browse the claim database in Datasette, read-only (needs the `web` extra).
 
     Facets, full-text search and canned queries for researchers; set base_url in the
@@ -274,7 +274,7 @@ def serve(db_path: Path | None, host: str, port: int) -> None:
     """
     from monitor.web import serve as serve_datasette
 
-    serve_datasette(db_path or default_db_path(), host, port)
+    serve_datasette(db_path, host, port)
 
 
 @cli.group()
@@ -287,11 +287,11 @@ def feeds() -> None:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
-def feeds_list(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> None:
+def feeds_list(feeds_path: Path, db_path: Path, as_json: bool) -> None:
     """List the feeds with their health (from the database)."""
     from monitor.feeds import list_feeds
 
-    listings = list_feeds(feeds_path or default_feeds_path(), db_path or default_db_path())
+    listings = list_feeds(feeds_path, db_path)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(f) for f in listings], indent=1))
         return
@@ -305,39 +305,37 @@ def feeds_list(feeds_path: Path | None, db_path: Path | None, as_json: bool) -> 
 @click.option("--comment", default=None, help="A comment line to put above it.")
 @feeds_option
 @handle_errors
-def feeds_add(url: str, comment: str | None, feeds_path: Path | None) -> None:
+def feeds_add(url: str, comment: str | None, feeds_path: Path) -> None:
     """Add a feed (URL or path) to the end of feeds.txt."""
     from monitor.feeds import add_feed
 
-    path = feeds_path or default_feeds_path()
-    click.echo(f"added {add_feed(path, url, comment)} to {path}")
+    click.echo(f"added {add_feed(feeds_path, url, comment)} to {feeds_path}")
 
 
 @feeds.command("remove")
 @click.argument("url")
 @feeds_option
 @handle_errors
-def feeds_remove(url: str, feeds_path: Path | None) -> None:
+def feeds_remove(url: str, feeds_path: Path) -> None:
     """Remove a feed from feeds.txt, keeping every comment."""
     from monitor.feeds import remove_feed
 
-    path = feeds_path or default_feeds_path()
-    remove_feed(path, url)
-    click.echo(f"removed {url} from {path}")
+    remove_feed(feeds_path, url)
+    click.echo(f"removed {url} from {feeds_path}")
 
 
 @feeds.command("check")
 @click.argument("url", required=False)
 @feeds_option
 @handle_errors
-def feeds_check(url: str | None, feeds_path: Path | None) -> None:
+def feeds_check(url: str | None, feeds_path: Path) -> None:
     """Fetch a feed (or all of feeds.txt) now and report status, items and ketamine items.
 
     Nothing is stored.
     """
     from monitor.feeds import check_feeds
 
-    checks = check_feeds(feeds_path or default_feeds_path(), load_settings(), url)
+    checks = check_feeds(feeds_path, load_settings(), url)
     for c in checks:
         if c.ok:
             detail = f"HTTP {c.status}, {c.format}, {c.items} items, {c.ketamine_items} about ketamine"
@@ -352,13 +350,12 @@ def feeds_check(url: str | None, feeds_path: Path | None) -> None:
 @click.argument("opml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @feeds_option
 @handle_errors
-def feeds_import_opml(opml: Path, feeds_path: Path | None) -> None:
+def feeds_import_opml(opml: Path, feeds_path: Path) -> None:
     """Add the feeds of an OPML subscription list (from a feed reader) to feeds.txt."""
     from monitor.feeds import import_opml
 
-    path = feeds_path or default_feeds_path()
-    added, present = import_opml(path, opml)
-    click.echo(f"added {len(added)} feeds to {path}; {len(present)} were already there")
+    added, present = import_opml(feeds_path, opml)
+    click.echo(f"added {len(added)} feeds to {feeds_path}; {len(present)} were already there")
 
 
 @feeds.command("export-opml")
@@ -368,11 +365,11 @@ def feeds_import_opml(opml: Path, feeds_path: Path | None) -> None:
     "-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File [default: stdout]."
 )
 @handle_errors
-def feeds_export_opml(feeds_path: Path | None, db_path: Path | None, output: Any) -> None:
+def feeds_export_opml(feeds_path: Path, db_path: Path, output: Any) -> None:
     """Write feeds.txt as OPML 2.0, for feed readers."""
     from monitor.feeds import export_opml
 
-    output.write(export_opml(feeds_path or default_feeds_path(), db_path or default_db_path()))
+    output.write(export_opml(feeds_path, db_path))
 
 
 @cli.command()
@@ -392,7 +389,7 @@ def feeds_export_opml(feeds_path: Path | None, db_path: Path | None, output: Any
     show_default=True,
 )
 @handle_errors
-def search(query: str, db_path: Path | None, fmt: str, **filters: Any) -> None:
+def search(query: str, db_path: Path, fmt: str, **filters: Any) -> None:
     """Full-text search over claims and their article titles, best match first.
 
     Words are all required; use "double quotes" for a phrase and word* for a prefix;
@@ -401,7 +398,7 @@ def search(query: str, db_path: Path | None, fmt: str, **filters: Any) -> None:
     """
     from monitor.export import search_claims, write_search
 
-    results = search_claims(db_path or default_db_path(), query, make_filter(**filters))
+    results = search_claims(db_path, query, make_filter(**filters))
     write_search(results, fmt, sys.stdout)
 
 
@@ -430,7 +427,7 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
 @cli.command()
 @db_option
 @handle_errors
-def train(db_path: Path | None) -> None:
+def train(db_path: Path) -> None:
     """Retrain the classifier from models/data plus the corrections in the database.
 
     Corrections win over shipped rows for the same sentence. Deterministic: the
@@ -441,7 +438,7 @@ def train(db_path: Path | None) -> None:
 
     settings = load_settings()
     click.echo(f"training on {settings.models_dir / 'data'} ...", err=True)
-    result = retrain_and_compare(settings, db_path or default_db_path())
+    result = retrain_and_compare(settings, db_path)
     report = result.report
     click.echo(
         f"model {report.version}: {report.examples} examples "
@@ -466,7 +463,7 @@ def train(db_path: Path | None) -> None:
 @click.option("--by", default=None, help="Who is correcting [default: $MONITOR_USER or your login].")
 @db_option
 @handle_errors
-def label(claim_id: str, category: str, note: str | None, by: str | None, db_path: Path | None) -> None:
+def label(claim_id: str, category: str, note: str | None, by: str | None, db_path: Path) -> None:
     """Correct a claim's category (or say it is not a claim with `none`).
 
     The correction is recorded with who and when; search, export and the digest
@@ -474,7 +471,7 @@ def label(claim_id: str, category: str, note: str | None, by: str | None, db_pat
     """
     from monitor.corrections import label_claim
 
-    c = label_claim(db_path or default_db_path(), claim_id, category, note, by)
+    c = label_claim(db_path, claim_id, category, note, by)
     click.echo(f"{c.claim_id}: {c.old_category} -> {c.new_category} (by {c.corrected_by})")
 
 
@@ -489,15 +486,14 @@ def label(claim_id: str, category: str, note: str | None, by: str | None, db_pat
 @click.option("--by", default=None, help="Who is reviewing [default: $MONITOR_USER or your login].")
 @db_option
 @handle_errors
-def review(days: int, by: str | None, db_path: Path | None) -> None:
+def review(days: int, by: str | None, db_path: Path) -> None:
     """Walk the uncertain claims of the last N days and label each one.
 
     Answer e(fficacy), s(afety), d(uration), c(ost), n(ot a claim), Enter to skip, q to quit.
     """
     from monitor.corrections import label_claim, review_queue
 
-    path = db_path or default_db_path()
-    queue = review_queue(path, days)
+    queue = review_queue(db_path, days)
     keys = {"e": "efficacy", "s": "safety", "d": "duration", "c": "cost", "n": "none"}
     done = 0
     for number, claim in enumerate(queue, 1):
@@ -510,7 +506,7 @@ def review(days: int, by: str | None, db_path: Path | None) -> None:
         if answer == "q":
             break
         if answer in keys:
-            label_claim(path, claim.claim_id, keys[answer], None, by)
+            label_claim(db_path, claim.claim_id, keys[answer], None, by)
             done += 1
     click.echo(f"{done} labelled, {len(queue) - done} left uncertain")
 
@@ -518,15 +514,13 @@ def review(days: int, by: str | None, db_path: Path | None) -> None:
 @cli.command()
 @db_option
 @handle_errors
-def reclassify(db_path: Path | None) -> None:
+def reclassify(db_path: Path) -> None:
     """Re-run every stored claim through the current model; corrected claims keep their label."""
     from monitor.classify import ClaimClassifier
     from monitor.corrections import reclassify as reclassify_claims
 
     settings = load_settings()
-    summary = reclassify_claims(
-        db_path or default_db_path(), ClaimClassifier.load(settings.models_dir), settings.uncertain_below
-    )
+    summary = reclassify_claims(db_path, ClaimClassifier.load(settings.models_dir), settings.uncertain_below)
     click.echo(
         f"model {summary.model_version}: {summary.relabelled} claims relabelled "
         f"({summary.changed} changed category), {summary.kept} corrected claims kept"
@@ -550,7 +544,7 @@ def reclassify(db_path: Path | None) -> None:
 @handle_errors
 def digest(
     week: str | None,
-    db_path: Path | None,
+    db_path: Path,
     output: Path | None,
     send: bool,
     recipients: tuple[str, ...],
@@ -560,11 +554,10 @@ def digest(
     from monitor.digest import deliver, make_digest, write_digest
 
     settings = load_settings()
-    path = db_path or default_db_path()
-    built = make_digest(path, settings, week)
+    built = make_digest(db_path, settings, week)
     to = list(recipients) or list(settings.digest_to)
     if send:
-        click.echo(deliver(built, settings, path, to, force))
+        click.echo(deliver(built, settings, db_path, to, force))
     else:
         click.echo(write_digest(built, settings, output, to))
 

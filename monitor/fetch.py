@@ -83,11 +83,14 @@ class HttpFetcher:
                 yield from future.result()
 
     def _fetch_host(self, sources: list[FeedSource], states: Mapping[str, FeedState]) -> list[FetchResult]:
-        results = []
+        results: list[FetchResult] = []
+        asked = False  # has this host been sent a request yet?
         for source in sources:
-            result = self.fetch(source, states.get(source.url))
-            if results and not result.skipped and not source.url.startswith("file:"):
-                time.sleep(self.settings.host_delay)  # polite to one server
+            state = states.get(source.url)
+            if asked and _skip_reason(state) is None and not source.url.startswith("file:"):
+                time.sleep(self.settings.host_delay)  # polite to one server: pause between requests
+            result = self.fetch(source, state)
+            asked = asked or not result.skipped
             results.append(result)
         return results
 

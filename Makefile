@@ -44,8 +44,12 @@ format: install
 train: install
 	$(BIN)/monitor train
 
-bench: install
-	$(BIN)/python benchmarks/polling.py
+$(VENV)/.bench: pyproject.toml $(BIN)/monitor
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+bench: install $(VENV)/.bench
+	$(BIN)/python benchmarks/polling.py --profile
 	$(BIN)/python benchmarks/extraction.py --docs 10000
 	$(BIN)/python benchmarks/search.py
 	$(BIN)/python benchmarks/export_memory.py

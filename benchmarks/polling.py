@@ -3,6 +3,7 @@ fetch-and-parse baseline (what classic feed-to-email tools do), then a pass wher
 answers 304. Feeds are spread over 200 loopback addresses (127.0.0.x), as if on 200 hosts.
 
     .venv/bin/python benchmarks/polling.py [--feeds 200] [--items 30] [--latency 0.1] [--repeats 3]
+        [--profile]    # also run one first pass under pyinstrument and print where its time went
 """
 
 from __future__ import annotations
@@ -105,11 +106,22 @@ def serial_baseline(urls: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def monitor_once(feeds_file: Path, db: Path, home: Path) -> tuple[float, int]:
-    """Wall time of `monitor once` and its peak resident memory in MB."""
+def monitor_once(
+    feeds_file: Path, db: Path, home: Path, profiler: list[str] | None = None
+) -> tuple[float, int, str]:
+    """Wall time of `monitor once`, its peak resident memory in MB, and what it printed."""
     started = time.perf_counter()
     process = subprocess.run(
-        [sys.executable, "-m", "monitor", "once", "--feeds", str(feeds_file), "--db", str(db)],
+        [
+            *(profiler or [sys.executable]),
+            "-m",
+            "monitor",
+            "once",
+            "--feeds",
+            str(feeds_file),
+            "--db",
+            str(db),
+        ],
         env=dict(os.environ, MONITOR_HOME=str(home)),
         capture_output=True,
         text=True,
@@ -126,6 +138,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="profile one first pass (pyinstrument)")
     args = parser.parse_args()
     feeds = {f"/feed{i}.xml": make_feed(i, args.items) for i in range(args.feeds)}
     server = serve(feeds, args.latency)
@@ -145,6 +158,10 @@ def main() -> None:
             seconds_304.append(second)
             peaks.append(max(peak, peak2))
         print(output.strip().replace("\n", "\n    "))
+        if args.profile:
+            profiler = [sys.executable, "-m", "pyinstrument", "--no-color", "--show-all", "-r", "text"]
+            _, _, report = monitor_once(feeds_file, home / "profiled.db", home, profiler)
+            print(report)
     server.shutdown()
     first, baseline, again = (statistics.median(x) for x in (firsts, baselines, seconds_304))
     print(

@@ -298,3 +298,26 @@ def m010_search_rank(db: sqlite_utils.Database) -> None:
     """Rank by BM25 with the title at half weight as the index's own `rank`, so a search can ask
     the index for its best rows first (ORDER BY rank LIMIT n) instead of scoring every match."""
     db.execute("INSERT INTO claims_search (claims_search, rank) VALUES ('rank', 'bm25(1.0, 0.5)')")
+
+
+@migration
+def m011_stemmed_search(db: sqlite_utils.Database) -> None:
+    """Rebuild claims_search with Porter stemming. One term per stem replaces the old widening
+    of every plain word to `"word" OR "word"*`, which merged a prefix's doclists for every
+    search term and could not skip through them. Prefix terms still work: the query builder
+    adds the stems a prefix could have been cut to (monitor.claimsql._prefix)."""
+    run_statements(
+        db,
+        """
+        DROP TABLE claims_search;
+        CREATE VIRTUAL TABLE claims_search USING fts5(
+            text,                          -- the claim's sentence
+            title,                         -- its article's title
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO claims_search (rowid, text, title)
+            SELECT claims.rowid, claims.text, articles.title
+            FROM claims JOIN articles ON articles.id = claims.article_id;
+        INSERT INTO claims_search (claims_search, rank) VALUES ('rank', 'bm25(1.0, 0.5)');
+        """,
+    )

@@ -94,6 +94,20 @@ def test_ketamine_finds_every_form_and_prefixes_work(db: Path) -> None:
     assert search(db, "bladder")[0]["text"].startswith("Ketamine caused")  # the sentence outranks a title
 
 
+def test_words_are_stemmed_and_prefixes_meet_the_stems(tmp_path: Path) -> None:
+    with Store(tmp_path / "stem.db") as store:
+        put(store, 1, "Most patients relapsed within a month of the last infusion.", "duration")
+        put(store, 2, "Relapsing patients were given booster infusions.", "duration")
+        put(store, 3, "Two patients were hospitalized after severe dissociation.", "safety")
+        put(store, 4, "Hospitalization rates did not differ between arms.", "safety")
+    db = tmp_path / "stem.db"
+    assert texts(search(db, "relapse")) == {"Most", "Relapsing"}
+    assert texts(search(db, "infusions")) == {"Most", "Relapsing"}
+    assert texts(search(db, "hospitaliz*")) == {"Two", "Hospitalization"}
+    assert texts(search(db, "dissociat*")) == {"Two"}
+    assert texts(search(db, '"booster infusion"')) == {"Relapsing"}  # phrases are stemmed too
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -217,3 +231,25 @@ class _Discard(io.TextIOBase):
     def write(self, text: str) -> int:
         self.chars += len(text)
         return len(text)
+
+
+def test_a_very_common_term_is_ranked_among_its_newest_matches_without_losing_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.store
+
+    monkeypatch.setattr(monitor.store, "RANK_WINDOW", 3)
+    path = tmp_path / "window.db"
+    with Store(path) as store:
+        # The oldest claim is the best BM25 match (shortest), but falls outside the window.
+        put(store, 1, "Infusion helped.", "efficacy", tier="preprint")
+        for n in range(2, 7):
+            put(store, n, f"Patient {n} was given a weekly infusion for a month, then stopped.", "duration")
+        newest = [c.text for c in store.search("infusion", ClaimFilter(limit=2))]
+        preprints = store.search("infusion", ClaimFilter(evidence_tiers=("preprint",)))
+        deep = store.search("infusion", ClaimFilter(limit=2, offset=4))
+        everything = store.search("infusion", ClaimFilter(limit=20))
+    assert all(text.startswith(("Patient 4", "Patient 5", "Patient 6")) for text in newest)
+    assert [c.text for c in preprints] == ["Infusion helped."]  # outside the window, still found
+    assert len(deep) == 2  # a page past the window falls back to scoring every match
+    assert len(everything) == 6 and everything[0].text == "Infusion helped."

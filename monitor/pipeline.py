@@ -131,26 +131,26 @@ def run_once(
     done = 0
     for batch in _batches(extractor.extract(fresh) if fresh else iter(()), BATCH):
         # One classifier call per batch: scikit-learn's per-call overhead dwarfs one sentence.
-        for (article, _), claims in zip(
-            batch, classify_batch(batch, classifier, claim_threshold, uncertain_below), strict=True
-        ):
-            done += 1
-            if cancel is not None and cancel.is_set():
-                cancelled = True
-                break
-            same = store.same_story(article)
-            if same is not None:  # already stored under another link (a redirect, tracking, a mirror)
+        predicted = classify_batch(batch, classifier, claim_threshold, uncertain_below)
+        with store.batch():
+            for (article, _), claims in zip(batch, predicted, strict=True):
+                done += 1
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                same = store.same_story(article)
+                if same is not None:  # already stored under another link (a redirect, tracking, a mirror)
+                    for feed_url in carriers[article.id]:
+                        store.link_feed(same, feed_url)
+                    continue
+                if store.save_article(article, claims):
+                    stored[article.feed_url] += 1
+                    new_claims.update(c.category for c in claims)
                 for feed_url in carriers[article.id]:
-                    store.link_feed(same, feed_url)
-                continue
-            if store.save_article(article, claims):
-                stored[article.feed_url] += 1
-                new_claims.update(c.category for c in claims)
-            for feed_url in carriers[article.id]:
-                if feed_url != article.feed_url:
-                    store.link_feed(article.id, feed_url)
-            if on_progress:
-                on_progress("articles", done, len(fresh))
+                    if feed_url != article.feed_url:
+                        store.link_feed(article.id, feed_url)
+                if on_progress:
+                    on_progress("articles", done, len(fresh))
         if cancelled:
             break
 

@@ -190,6 +190,14 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StoreError(str(self.path), _describe(exc)) from exc
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around many writes; each save_article inside stays all or nothing on
+        its own (a savepoint). One commit per batch instead of one per article: half the time
+        of storing a 6,000-article first pass went into commits (pyinstrument, polling benchmark)."""
+        with self._transaction():
+            yield
+
     def _ensure_feed(self, url: str) -> None:
         # Plain SQL on the hot path: sqlite-utils' insert() reads the table's schema on every
         # call, which was a tenth of a 6,000-article first pass (polling benchmark, pyinstrument).

@@ -68,14 +68,18 @@ class ClaimClassifier:
         """Category scores for each text, assuming it is a claim about ketamine."""
         if not texts:
             return []
-        normalised = [normalise(t) for t in texts]
-        proba = self.categoriser.predict_proba(normalised)
+        features = self.categoriser.named_steps["features"]
+        matrix = features.transform([normalise(t) for t in texts])
+        proba = self.categoriser.named_steps["model"].predict_proba(matrix)
         classes = [str(c) for c in self.categoriser.classes_]
-        guesses = (
-            self.polarity_model.predict(normalised)
-            if self.polarity_model is not None
-            else [None] * len(texts)
-        )
+        guesses: Sequence[object] = [None] * len(texts)
+        if self.polarity_model is not None:
+            # Training gives polarity the categoriser's fitted features (one vocabulary in the
+            # file); when it does, the sentences are vectorised once for both models.
+            polarity_features = self.polarity_model.named_steps["features"]
+            if polarity_features is not features:
+                matrix = polarity_features.transform([normalise(t) for t in texts])
+            guesses = self.polarity_model.named_steps["model"].predict(matrix)
         predictions = []
         for text, row, guess in zip(texts, proba, guesses, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -97,6 +98,7 @@ def main() -> None:
     run_monitor(articles[:50], extractor, classifier)  # warm up both paths once
     results: dict[str, list[float]] = {"monitor (prefilter)": [], "spaCy on every document": []}
     claims = {}
+    peak_mb: int | None = None
     for _ in range(args.repeats):
         for name, function in (
             ("monitor (prefilter)", run_monitor),
@@ -105,6 +107,8 @@ def main() -> None:
             started = time.perf_counter()
             claims[name] = function(articles, extractor, classifier)
             results[name].append(len(articles) / (time.perf_counter() - started))
+            if peak_mb is None:  # before the baseline has run: the monitor's own peak
+                peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(
         f"corpus: {len(articles)} documents, {mentioning} mention ketamine "
         f"({mentioning / len(articles):.1%}), "
@@ -120,6 +124,7 @@ def main() -> None:
         results["spaCy on every document"]
     )
     print(f"  speed-up: {ratio:.1f}x (same claims: {len(set(claims.values())) == 1})")
+    print(f"  peak resident memory of the monitor's run (corpus and models included): {peak_mb} MB")
 
 
 if __name__ == "__main__":

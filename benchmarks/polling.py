@@ -185,7 +185,7 @@ def main() -> None:
             peaks.append(max(peak, peak2))
         print(output.strip().replace("\n", "\n    "))
         if args.profile:
-            profiler = [sys.executable, "-m", "pyinstrument", "--no-color", "--show-all", "-r", "text"]
+            profiler = [sys.executable, "-m", "pyinstrument", "--no-color", "-r", "text"]
             _, _, report = monitor_once(feeds_file, home / "profiled.db", home, profiler)
             print(report)
     server.shutdown()

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from monitor import artifact, attributes
 from monitor.errors import ModelError
-from monitor.lexicon import KETAMINE_RE
+from monitor.lexicon import KETAMINE_RE, mentions_ketamine
 from monitor.records import Prediction
 
 NOT_A_CLAIM = "none"
@@ -30,11 +30,20 @@ SECONDARY_MIN = 0.25
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
+# Appended to a sentence that does not name ketamine ("The infusions lifted her within a day"):
+# such sentences reach the models only from articles about ketamine, and far more of them are
+# narrative than of the sentences that name it. A linear model cannot learn from a word's
+# absence, so the absence is made a word. (Evaluation set: end-to-end macro F1 0.784 -> 0.792.)
+IMPLICIT_MARK = " __implicit__"
+
+
 def normalise(text: str) -> str:
     """What the models see: digits collapsed (the size of a number matters less than its
-    presence, "$600" and "64%" are the signal) and every ketamine form as one word."""
+    presence, "$600" and "64%" are the signal), every ketamine form as one word, and a mark on
+    sentences that refer to it without naming it."""
+    implicit = IMPLICIT_MARK if not mentions_ketamine(text) else ""
     text = KETAMINE_RE.sub(" ketamine ", text)
-    return _NUMBER.sub("0", text.lower())
+    return _NUMBER.sub("0", text.lower()) + implicit
 
 
 class ClaimClassifier:

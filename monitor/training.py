@@ -31,7 +31,7 @@ LABELS = (*CATEGORIES, NOT_A_CLAIM)
 DATA_GLOB = "data/*.jsonl"
 SEED = 20261126
 # Part of the card: change it whenever features or training change.
-RECIPE = "tfidf-word12-char25+logreg-newton-cg+sigmoid-calibration+5-label-detector-v5"
+RECIPE = "tfidf-word12-char25+implicit-mark+logreg-newton-cg+sigmoid-calibration+5-label-detector-v6"
 
 
 @dataclass(frozen=True)

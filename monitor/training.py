@@ -119,6 +119,9 @@ def _drop_stop_words(pipeline: Pipeline) -> None:
     never reads (scikit-learn documents it as safe to delete before saving)."""
     for _, vectorizer in pipeline.named_steps["features"].transformer_list:
         vectorizer.stop_words_ = None
+        # A cache holding id(stop_words): a memory address, different in every process, which
+        # made two trainings on the same data differ by a few bytes. Rebuilt when needed.
+        vectorizer.__dict__.pop("_stop_words_id", None)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from monitor import artifact, attributes
 from monitor.errors import ModelError
-from monitor.lexicon import KETAMINE_RE, mentions_ketamine
+from monitor.lexicon import HEADING_RE, KETAMINE_RE, mentions_ketamine
 from monitor.records import Prediction
 
 NOT_A_CLAIM = "none"
@@ -42,6 +42,11 @@ def normalise(text: str) -> str:
     presence, "$600" and "64%" are the signal), every ketamine form as one word, and a mark on
     sentences that refer to it without naming it."""
     implicit = IMPLICIT_MARK if not mentions_ketamine(text) else ""
+    # The extractor leaves an abstract's "Results:" out of the sentence; some training rows
+    # keep it. Both reach the models without it.
+    heading = HEADING_RE.match(text)
+    if heading is not None:
+        text = text[heading.end() :]
     text = KETAMINE_RE.sub(" ketamine ", text)
     return _NUMBER.sub("0", text.lower()) + implicit
 

@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from monitor.errors import ConfigError
-from monitor.lexicon import ANAPHOR_RE, OTHER_TREATMENT_RE, ketamine_spans, mentions_ketamine
+from monitor.lexicon import ANAPHOR_RE, HEADING_RE, OTHER_TREATMENT_RE, ketamine_spans, mentions_ketamine
 from monitor.records import Article, Sentence
 
 # Abbreviations after which a full stop does not end a sentence in scientific and
@@ -80,16 +80,6 @@ NON_TERMINAL_ABBREVIATIONS = frozenset(
 )
 
 
-# Structured-abstract headings. Each starts a sentence and is not part of the sentence it opens.
-HEADING_RE = re.compile(
-    r"(?:^|(?<=\n)|(?<=[.!?)\]\"\u201d]\s))(?P<heading>(?:background|introduction|context|importance|"
-    r"objectives?|aims?(?: and objectives)?|purpose|design(?:, setting,? and participants)?|setting|"
-    r"participants|patients|interventions?|exposures?|methods?(?: and results)?|materials and methods|"
-    r"main outcomes? and measures?|outcomes?|measurements|results?|findings|conclusions?(?: and relevance)?|"
-    r"interpretation|discussion|limitations|significance|trial registration|funding|key points|"
-    r"question|meaning)\s*:)\s*",
-    re.IGNORECASE,
-)
 COMPARISON_RE = re.compile(
     r"\b(?:vs\.?|versus|compared|than|superior|inferior|both|either|head-to-head)\b", re.I
 )
@@ -111,9 +101,9 @@ def sentence_rules(doc: Doc) -> Doc:
         elif (
             token.is_sent_start
             and not token.is_space
-            and (_is_abbreviation(doc, i - 1) or (token.text[:1].islower() and previous.text.endswith(".")))
+            and (_is_abbreviation(doc, i - 1) or (token.text[:1].islower() and _after_stop(doc, i)))
         ):
-            # "et al. found", "Fig. 2", "i.v. ketamine", "approx. sixty" go on.
+            # "et al. found", "Fig. 2", "i.v. ketamine", "(i.v.) ketamine", "approx. sixty" go on.
             token.is_sent_start = False
         elif _ends_with_stop(previous) and token.is_title and not token.is_upper:
             # The tokenizer keeps "h." and "U.S." whole, so the sentencizer never sees their
@@ -142,6 +132,17 @@ def sentence_rules(doc: Doc) -> Doc:
             token.is_sent_start = False
     doc.spans["headings"] = headings
     return doc
+
+
+CLOSING_MARKS = frozenset({")", "]", '"', "\u201d", "'", "\u2019"})
+
+
+def _after_stop(doc: Doc, index: int) -> bool:
+    """The token before `index` ends in a full stop, or closes a bracket or quote that does."""
+    previous = doc[index - 1]
+    if previous.text in CLOSING_MARKS and index >= 2:
+        previous = doc[index - 2]
+    return previous.text.endswith(".")
 
 
 def _ends_with_stop(token: Token) -> bool:

@@ -111,3 +111,15 @@ def is_outside_depression(article: Article) -> bool:
 def is_methods_section(section: str | None) -> bool:
     """Abstract sections that describe what was done, not what was found."""
     return section is not None and METHODS_SECTION_RE.fullmatch(section) is not None
+
+
+# Structured-abstract headings. Each starts a sentence and is not part of the sentence it opens.
+HEADING_RE = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?)\]\"\u201d]\s))(?P<heading>(?:background|introduction|context|importance|"
+    r"objectives?|aims?(?: and objectives)?|purpose|design(?:, setting,? and participants)?|setting|"
+    r"participants|patients|interventions?|exposures?|methods?(?: and results)?|materials and methods|"
+    r"main outcomes? and measures?|outcomes?|measurements|results?|findings|conclusions?(?: and relevance)?|"
+    r"interpretation|discussion|limitations|significance|trial registration|funding|key points|"
+    r"question|meaning)\s*:)\s*",
+    re.IGNORECASE,
+)

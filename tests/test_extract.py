@@ -51,6 +51,17 @@ def test_sentences_survive_scientific_abbreviations() -> None:
     ]
 
 
+def test_an_abbreviation_in_brackets_does_not_end_a_sentence() -> None:
+    assert sentences(
+        "Most patients given intravenous (i.v.) ketamine relapse within weeks. "
+        'Her doctor called it "remarkable." The next week it faded.'
+    ) == [
+        "Most patients given intravenous (i.v.) ketamine relapse within weeks.",
+        'Her doctor called it "remarkable."',
+        "The next week it faded.",
+    ]
+
+
 def test_a_sentence_never_spans_two_paragraphs() -> None:
     assert sentences("Ketamine worked in most patients\n\nCosts were high") == [
         "Ketamine worked in most patients",

@@ -97,7 +97,9 @@ def sentence_rules(doc: Doc) -> Doc:
             continue
         previous = doc[i - 1]
         if "\n" in previous.text or "\n" in previous.whitespace_:
-            token.is_sent_start = True
+            # A paragraph break always ends a sentence; a single line break only where the line
+            # could end one: plain-text registrations and abstracts are hard-wrapped mid-sentence.
+            token.is_sent_start = not _hard_wrapped(doc, i)
         elif (
             token.is_sent_start
             and not token.is_space
@@ -143,6 +145,21 @@ def _after_stop(doc: Doc, index: int) -> bool:
     if previous.text in CLOSING_MARKS and index >= 2:
         previous = doc[index - 2]
     return previous.text.endswith(".")
+
+
+def _hard_wrapped(doc: Doc, index: int) -> bool:
+    """Token `index` continues the line before it: one line break between them, the line does
+    not end in punctuation that closes a sentence or opens a list, and the word is lower case."""
+    token, previous = doc[index], doc[index - 1]
+    if previous.text == "\n" and index >= 2:
+        previous = doc[index - 2]
+    elif previous.is_space or previous.whitespace_.count("\n") > 1:
+        return False
+    return (
+        token.text[:1].islower()
+        and not previous.is_space
+        and previous.text[-1:] not in ".!?:;\u2022"
+    )
 
 
 def _ends_with_stop(token: Token) -> bool:

@@ -62,6 +62,19 @@ def test_an_abbreviation_in_brackets_does_not_end_a_sentence() -> None:
     ]
 
 
+def test_a_hard_wrapped_line_continues_its_sentence() -> None:
+    assert sentences(
+        "Ketamine was given to adults with depression and patient\nreported outcomes were collected.\n"
+        "Inclusion criteria:\nadults aged 18 to 65\nResponse was rapid.\nmost kept it"
+    ) == [
+        "Ketamine was given to adults with depression and patient\nreported outcomes were collected.",
+        "Inclusion criteria:",
+        "adults aged 18 to 65",
+        "Response was rapid.",
+        "most kept it",
+    ]
+
+
 def test_a_sentence_never_spans_two_paragraphs() -> None:
     assert sentences("Ketamine worked in most patients\n\nCosts were high") == [
         "Ketamine worked in most patients",

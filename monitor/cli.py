@@ -392,9 +392,10 @@ def feeds_export_opml(feeds_path: Path, db_path: Path, output: Any) -> None:
 def search(query: str, db_path: Path, fmt: str, **filters: Any) -> None:
     """Full-text search over claims and their article titles, best match first.
 
-    Words are all required; use "double quotes" for a phrase and word* for a prefix;
-    "ketamine" also finds esketamine, arketamine and the brand names. With no query,
-    the newest claims that pass the filters.
+    Words are all required and stemmed ("relapse" finds "relapsed"); use "double
+    quotes" for a phrase and word* for a prefix; "ketamine" also finds esketamine,
+    arketamine and the brand names. A word in more than 100,000 claims is ranked among
+    its newest 100,000 matches. With no query, the newest claims that pass the filters.
     """
     from monitor.export import search_claims, write_search
 

@@ -155,11 +155,7 @@ def _hard_wrapped(doc: Doc, index: int) -> bool:
         previous = doc[index - 2]
     elif previous.is_space or previous.whitespace_.count("\n") > 1:
         return False
-    return (
-        token.text[:1].islower()
-        and not previous.is_space
-        and previous.text[-1:] not in ".!?:;\u2022"
-    )
+    return token.text[:1].islower() and not previous.is_space and previous.text[-1:] not in ".!?:;\u2022"
 
 
 def _ends_with_stop(token: Token) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 import multiprocessing
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -368,7 +369,10 @@ class Monitor:
             # feedparser is pure Python: parsing in other processes frees this one to load models.
             # Spawned, not forked: forking while the model-loading thread imports could deadlock.
             ProcessPoolExecutor(
-                max_workers=self._parsers(), mp_context=multiprocessing.get_context("spawn")
+                max_workers=self._parsers(),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             ) as parse_pool,
         ):
             return run_once(
@@ -385,6 +389,19 @@ class Monitor:
                 cancel=cancel,
                 backoff_cap=timedelta(hours=self.settings.backoff_cap_hours),
             )
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Runs in each parser process: end it when the pass's process is gone. A pass killed
+    outright (kill -9, the OOM killer) cannot shut its pool down, and its parsers would wait
+    forever on a queue their siblings keep open."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class _OnDemand:

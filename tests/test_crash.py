@@ -55,6 +55,19 @@ def snapshot(db: Path) -> tuple[str, dict[str, int], int, int]:
     return integrity, claims, unlinked, duplicated
 
 
+def children(pid: int) -> set[int]:
+    """Process ids whose parent is pid (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
 def run_once(feeds: Path, db: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "once", "--feeds", str(feeds), "--db", str(db), "--wait", "30"],
@@ -88,11 +101,14 @@ def test_twenty_kills_leave_a_whole_database(threaded_httpserver: HTTPServer, tm
     db = tmp_path / "killed.db"
     rng = random.Random(20261126)
     seen: dict[str, int] = {}
+    orphans: set[int] = set()
     for kill in range(20):
         process = run_once(feeds, db, env)
         time.sleep(rng.uniform(0.2, full_pass))
+        parsers = children(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+        orphans.update(parsers)
         if not db.exists():
             continue
         integrity, claims, unlinked, duplicated = snapshot(db)
@@ -104,3 +120,6 @@ def test_twenty_kills_leave_a_whole_database(threaded_httpserver: HTTPServer, tm
         seen = claims
     assert run_once(feeds, db, env).wait(timeout=120) == 0
     assert snapshot(db)[1] == expected
+    # The killed passes' parser processes noticed and ended (they check once a second).
+    time.sleep(2.5)
+    assert {pid for pid in orphans if Path(f"/proc/{pid}").exists()} == set()

@@ -24,13 +24,17 @@ from tests.conftest import EXAMPLES
 from tests.test_digest import Inbox, free_port
 
 
-def wait_for(condition, timeout: float, what: str):
+def wait_for(condition, timeout: float, what: str, service: subprocess.Popen[str] | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.25)
+    if service is not None:  # say what the service was doing
+        service.kill()
+        said = service.stderr.read()[-4000:] if service.stderr else ""
+        raise AssertionError(f"timed out waiting for {what}; the service said:\n{said}")
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -90,7 +94,7 @@ def test_run_polls_sends_the_digest_once_and_stops_cleanly(
         text=True,
     )
     try:
-        wait_for(lambda: finished_runs(db) >= 1, 90, "a first pass")  # a cold start can be slow
+        wait_for(lambda: finished_runs(db) >= 1, 90, "a first pass", process)  # a cold start can be slow
         # Feeds edited while the service runs are read at the next pass.
         feeds.write_text(feeds.read_text() + threaded_httpserver.url_for("/press.atom") + "\n")
         wait_for(lambda: finished_runs(db) >= 3, 30, "two more passes")

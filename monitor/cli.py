@@ -573,10 +573,18 @@ def digest(
     default=None,
     help="Write missed and spurious claims here (JSON Lines).",
 )
+@click.option(
+    "--set",
+    "set_name",
+    type=click.Choice(["dev", "heldout"]),
+    default="dev",
+    show_default=True,
+    help="models/eval (the development set) or models/heldout (never tuned on).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @handle_errors
-def evaluate(threshold: float | None, errors: Any, as_json: bool) -> None:
-    """Score the whole pipeline on the hand-labelled articles in models/eval.
+def evaluate(threshold: float | None, errors: Any, set_name: str, as_json: bool) -> None:
+    """Score the whole pipeline on hand-labelled articles (models/eval, or models/heldout).
 
     Reports claim-extraction precision, recall and F1, per-category F1 end to end,
     the classifier alone on the labelled claims (with a confusion matrix), and a
@@ -584,7 +592,7 @@ def evaluate(threshold: float | None, errors: Any, as_json: bool) -> None:
     """
     from monitor.evaluate import run_evaluation
 
-    report, text = run_evaluation(load_settings(), threshold, errors)
+    report, text = run_evaluation(load_settings(), threshold, errors, set_name)
     click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
 
 

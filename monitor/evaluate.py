@@ -23,7 +23,10 @@ from monitor.pipeline import Extractor, classify_sentences
 from monitor.records import CATEGORIES, Article, Claim
 from monitor.training import TrainingReport
 
-EVAL_GLOB = "eval/*.json"
+# The development set guided error analysis and the choice among model variants; the held-out
+# set was written afterwards, by someone who never saw the development set, and is only ever
+# measured, never tuned on (models/README.md).
+EVAL_SETS = {"dev": "eval", "heldout": "heldout"}
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,11 @@ class EvaluationReport:
     errors: list[dict[str, str]] = field(default_factory=list)  # missed and spurious claims
 
 
-def load_eval_set(models_dir: Path) -> list[EvalArticle]:
-    files = sorted(models_dir.glob(EVAL_GLOB))
+def load_eval_set(models_dir: Path, name: str = "dev") -> list[EvalArticle]:
+    folder = models_dir / EVAL_SETS[name]
+    files = sorted(folder.glob("*.json"))
     if not files:
-        raise ModelError(f"no evaluation articles in {models_dir / 'eval'}")
+        raise ModelError(f"no evaluation articles in {folder}")
     articles = []
     for path in files:
         try:
@@ -279,13 +283,16 @@ def format_report(report: EvaluationReport) -> str:
 
 
 def run_evaluation(
-    settings: Settings, threshold: float | None = None, errors_out: TextIO | None = None
+    settings: Settings,
+    threshold: float | None = None,
+    errors_out: TextIO | None = None,
+    set_name: str = "dev",
 ) -> tuple[EvaluationReport, str]:
-    """Load the models and the evaluation set named by the settings, evaluate, format."""
+    """Load the models and an evaluation set ("dev" or "heldout"), evaluate, format."""
     classifier = ClaimClassifier.load(settings.models_dir)
     extractor = SentenceExtractor(build_nlp(settings.spacy_model))
     report = evaluate(
-        load_eval_set(settings.models_dir),
+        load_eval_set(settings.models_dir, set_name),
         extractor,
         classifier,
         settings.claim_threshold if threshold is None else threshold,
@@ -293,7 +300,7 @@ def run_evaluation(
     if errors_out is not None:
         for error in report.errors:
             errors_out.write(json.dumps(error, ensure_ascii=False) + "\n")
-    return report, format_report(report)
+    return report, f"{set_name} " + format_report(report)
 
 
 @dataclass(frozen=True)

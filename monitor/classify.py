@@ -82,8 +82,9 @@ class ClaimClassifier:
         """Category scores for each text, assuming it is a claim about ketamine."""
         if not texts:
             return []
+        normalised = [normalise(t) for t in texts]
         features = self.categoriser.named_steps["features"]
-        matrix = features.transform([normalise(t) for t in texts])
+        matrix = features.transform(normalised)
         proba = self.categoriser.named_steps["model"].predict_proba(matrix)
         classes = [str(c) for c in self.categoriser.classes_]
         guesses: Sequence[object] = [None] * len(texts)
@@ -92,7 +93,7 @@ class ClaimClassifier:
             # file); when it does, the sentences are vectorised once for both models.
             polarity_features = self.polarity_model.named_steps["features"]
             if polarity_features is not features:
-                matrix = polarity_features.transform([normalise(t) for t in texts])
+                matrix = polarity_features.transform(normalised)
             guesses = self.polarity_model.named_steps["model"].predict(matrix)
         predictions = []
         for text, row, guess in zip(texts, proba, guesses, strict=True):

@@ -245,9 +245,9 @@ def _classification(
     return scores, confusion, {k: round(right[k] / total[k], 4) for k in total}
 
 
-def format_report(report: EvaluationReport) -> str:
+def format_report(report: EvaluationReport, set_name: str = "dev") -> str:
     lines = [
-        f"evaluation set: {report.articles} articles, {report.sentences} sentences, "
+        f"{set_name} evaluation set: {report.articles} articles, {report.sentences} sentences, "
         f"{report.gold_claims} labelled claims; model {report.model_version}",
         "",
         "whole pipeline (extract + classify):",
@@ -300,7 +300,7 @@ def run_evaluation(
     if errors_out is not None:
         for error in report.errors:
             errors_out.write(json.dumps(error, ensure_ascii=False) + "\n")
-    return report, f"{set_name} " + format_report(report)
+    return report, format_report(report, set_name)
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,10 @@ def build_model(c: float) -> CalibratedClassifierCV:
     return CalibratedClassifierCV(model, method="sigmoid", cv=folds, ensemble=False)
 
 
-def _drop_stop_words(pipeline: Pipeline) -> None:
-    """stop_words_ lists every n-gram that min_df pruned: tens of megabytes that prediction
-    never reads (scikit-learn documents it as safe to delete before saving)."""
+def _drop_unused_state(pipeline: Pipeline) -> None:
+    """What the vectorizers keep that prediction never reads. stop_words_ lists every n-gram
+    that min_df pruned: tens of megabytes (scikit-learn documents it as safe to delete before
+    saving)."""
     for _, vectorizer in pipeline.named_steps["features"].transformer_list:
         vectorizer.stop_words_ = None
         # A cache holding id(stop_words): a memory address, different in every process, which
@@ -172,7 +173,7 @@ def train(
         ),
     }
     for pipeline in models.values():
-        _drop_stop_words(pipeline)
+        _drop_unused_state(pipeline)
     version = artifact.save(models, models_dir / MODEL_FILE)[:12]
     report = TrainingReport(
         version=version,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
@@ -96,7 +95,6 @@ def _day_after(value: str) -> str:
 _QUERY_PART = re.compile(r"[\"“”„](?P<phrase>[^\"“”„]*)[\"“”„]?|(?P<word>\w+(?:[-'\u2019]\w+)*)(?P<star>\*)?")
 
 
-SEARCH_TOKENIZER = "porter unicode61 remove_diacritics 2"  # claims_search's (migration m011)
 MAX_TERMS = 32  # a pasted paragraph is cut to its first 32 terms
 # Searching for ketamine means any form of it ("ketamine*" would miss esketamine).
 KETAMINE_FORMS = ("ketamine", "esketamine", "arketamine", "spravato", "ketalar", "ketanest")
@@ -128,25 +126,13 @@ def fts_query(text: str) -> str | None:
 
 
 def _prefix(word: str) -> str:
-    """A prefix term against an index of stems. FTS5 does not stem prefix terms, and a word's
-    stem can be shorter than the prefix typed ("dissociat*" must meet "dissoci", the stem of
-    "dissociation") or differ in its last letter ("happy*" must meet "happi"). So look for the
-    prefix, the prefix's own stem as a prefix, and the stems Porter could have cut it down to:
-    its leading 4+ letters, at most four letters short of it, as whole terms."""
+    """A prefix term against an index of stems. FTS5 stems the prefix as typed ("happy*" looks
+    for "happi*"), but a truncated word has no suffix to strip: "dissociat*" must also meet
+    "dissoci", the stem of "dissociation". So look for the prefix, and for the stems Porter could
+    have cut it down to: its leading 4+ letters, at most four letters short of it, as whole terms."""
     typed = word.lower()
-    terms = {f'"{typed}"*', f'"{porter_stem(typed)}"*'}
-    terms |= {f'"{typed[:k]}"' for k in range(max(4, len(typed) - 4), len(typed))}
-    return terms.pop() if len(terms) == 1 else "(" + " OR ".join(sorted(terms)) + ")"
-
-
-def porter_stem(word: str) -> str:
-    """The stem SQLite's own Porter tokenizer gives a word (so it always agrees with the index)."""
-    with sqlite3.connect(":memory:") as db:
-        db.execute(f"CREATE VIRTUAL TABLE words USING fts5(word, tokenize = '{SEARCH_TOKENIZER}')")
-        db.execute("CREATE VIRTUAL TABLE stems USING fts5vocab(words, 'row')")
-        db.execute("INSERT INTO words VALUES (?)", [word])
-        row = db.execute("SELECT term FROM stems").fetchone()
-    return row[0] if row else word.lower()
+    terms = [f'"{typed[:k]}"' for k in range(max(4, len(typed) - 4), len(typed))] + [f'"{typed}"*']
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
 
 
 def claim_row(claim: Claim, stamp: str) -> dict[str, Any]:

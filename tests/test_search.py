@@ -100,10 +100,12 @@ def test_words_are_stemmed_and_prefixes_meet_the_stems(tmp_path: Path) -> None:
         put(store, 2, "Relapsing patients were given booster infusions.", "duration")
         put(store, 3, "Two patients were hospitalized after severe dissociation.", "safety")
         put(store, 4, "Hospitalization rates did not differ between arms.", "safety")
+        put(store, 5, "Happiness scores rose within a day.", "efficacy")
     db = tmp_path / "stem.db"
     assert texts(search(db, "relapse")) == {"Most", "Relapsing"}
     assert texts(search(db, "infusions")) == {"Most", "Relapsing"}
     assert texts(search(db, "hospitaliz*")) == {"Two", "Hospitalization"}
+    assert texts(search(db, "happy*")) == {"Happiness"}  # FTS5 stems the prefix: "happi*"
     assert texts(search(db, "dissociat*")) == {"Two"}
     assert texts(search(db, '"booster infusion"')) == {"Relapsing"}  # phrases are stemmed too
 

@@ -23,8 +23,8 @@ from lxml import etree
 
 from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
-from monitor.extract import SentenceExtractor, _candidates, build_nlp, is_about_ketamine, title_sentence
-from monitor.lexicon import mentions_ketamine
+from monitor.extract import SentenceExtractor, _candidates, build_nlp, title_sentence
+from monitor.lexicon import is_about_ketamine, mentions_ketamine
 from monitor.pipeline import BATCH, classify_batch
 from monitor.records import Article
 

@@ -19,32 +19,15 @@ from monitor.classify import ClaimClassifier
 from monitor.config import Settings
 from monitor.errors import ModelError
 from monitor.extract import SentenceExtractor, build_nlp
+from monitor.labelled import GoldSentence, LabelledArticle, load_articles
 from monitor.pipeline import Extractor, classify_sentences
-from monitor.records import CATEGORIES, Article, Claim
+from monitor.records import CATEGORIES, Claim
 from monitor.training import TrainingReport
 
 # The development set guided error analysis and the choice among model variants; the held-out
 # set was written afterwards, by someone who never saw the development set, and is only ever
 # measured, never tuned on (models/README.md).
 EVAL_SETS = {"dev": "eval", "heldout": "heldout"}
-
-
-@dataclass(frozen=True)
-class GoldSentence:
-    unit: str  # "title" or "text"
-    start: int
-    end: int
-    text: str
-    category: str | None  # None: not a claim
-    polarity: str | None = None
-    hedged: bool | None = None
-
-
-@dataclass(frozen=True)
-class EvalArticle:
-    article: Article
-    kind: str
-    gold: tuple[GoldSentence, ...]
 
 
 @dataclass(frozen=True)
@@ -81,56 +64,8 @@ class EvaluationReport:
     errors: list[dict[str, str]] = field(default_factory=list)  # missed and spurious claims
 
 
-def load_eval_set(models_dir: Path, name: str = "dev") -> list[EvalArticle]:
-    folder = models_dir / EVAL_SETS[name]
-    files = sorted(folder.glob("*.json"))
-    if not files:
-        raise ModelError(f"no evaluation articles in {folder}")
-    articles = []
-    for path in files:
-        try:
-            items = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path.name}: not valid JSON ({exc})") from exc
-        articles += [_rebuild(item, path.stem) for item in items]
-    return articles
-
-
-def _rebuild(item: dict, origin: str) -> EvalArticle:
-    """The article text as the parser would have produced it: sentences joined by a space,
-    paragraphs by a blank line, with every labelled sentence's offsets recorded."""
-    gold = [_gold("title", 0, item["title"])]
-    paragraphs, offset = [], 0
-    for paragraph in item["paragraphs"]:
-        parts = []
-        for sentence in paragraph:
-            start = offset + sum(len(p) + 1 for p in parts)
-            gold.append(_gold("text", start, sentence))
-            parts.append(sentence["text"])
-        paragraphs.append(" ".join(parts))
-        offset += len(paragraphs[-1]) + 2
-    article = Article(
-        id=f"eval:{origin}:{item['id']}",
-        url=item.get("url"),
-        title=item["title"]["text"],
-        text="\n\n".join(paragraphs),
-        source=item.get("source", ""),
-        feed_url=item.get("feed_url", ""),
-    )
-    return EvalArticle(article, item.get("kind", "unknown"), tuple(gold))
-
-
-def _gold(unit: str, start: int, sentence: dict) -> GoldSentence:
-    claim = bool(sentence.get("claim"))
-    return GoldSentence(
-        unit=unit,
-        start=start,
-        end=start + len(sentence["text"]),
-        text=sentence["text"],
-        category=sentence.get("category") if claim else None,
-        polarity=sentence.get("polarity") if claim else None,
-        hedged=sentence.get("hedged") if claim else None,
-    )
+def load_eval_set(models_dir: Path, name: str = "dev") -> list[LabelledArticle]:
+    return load_articles(models_dir / EVAL_SETS[name])
 
 
 def _match(claim: Claim, gold: Iterable[GoldSentence]) -> GoldSentence | None:
@@ -150,7 +85,7 @@ def _match(claim: Claim, gold: Iterable[GoldSentence]) -> GoldSentence | None:
 
 
 def evaluate(
-    eval_set: list[EvalArticle], extractor: Extractor, classifier: ClaimClassifier, threshold: float
+    eval_set: list[LabelledArticle], extractor: Extractor, classifier: ClaimClassifier, threshold: float
 ) -> EvaluationReport:
     tp = fp = fn = 0
     per_cat: dict[str, Counter[str]] = {c: Counter() for c in CATEGORIES}
@@ -224,7 +159,7 @@ def evaluate(
 
 
 def _classification(
-    eval_set: list[EvalArticle], classifier: ClaimClassifier
+    eval_set: list[LabelledArticle], classifier: ClaimClassifier
 ) -> tuple[dict[str, Scores], dict[str, dict[str, int]], dict[str, float]]:
     """The categoriser alone, on every labelled claim (what the classifier issue is judged on)."""
     golds = [(e.kind, g) for e in eval_set for g in e.gold if g.category]

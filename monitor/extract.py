@@ -15,7 +15,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from monitor.errors import ConfigError
-from monitor.lexicon import ANAPHOR_RE, HEADING_RE, OTHER_TREATMENT_RE, ketamine_spans, mentions_ketamine
+from monitor.lexicon import (
+    HEADING_RE,
+    is_about_ketamine,
+    ketamine_spans,
+    mentions_ketamine,
+    refers_to_ketamine,
+)
 from monitor.records import Article, Sentence
 
 # Abbreviations after which a full stop does not end a sentence in scientific and
@@ -80,9 +86,6 @@ NON_TERMINAL_ABBREVIATIONS = frozenset(
 )
 
 
-COMPARISON_RE = re.compile(
-    r"\b(?:vs\.?|versus|compared|than|superior|inferior|both|either|head-to-head)\b", re.I
-)
 OPENING_QUOTES = frozenset({'"', "\u201c", "\u2018", "'"})
 _BULLET = re.compile(r"^[\u2022\u2023\u25aa\u25cf\u2013\u2014*\-]\s+")
 
@@ -206,19 +209,6 @@ def build_nlp(model: str | None = None) -> Language:
     return nlp
 
 
-def is_about_ketamine(article: Article) -> bool:
-    """An article is about ketamine when its title names it, or its paragraphs keep coming back
-    to it more than to any other treatment. Elsewhere only sentences that name it are candidates.
-    (Counting paragraphs, not mentions: a round-up that says "esketamine (Spravato), a ketamine
-    derivative" once is still a round-up.)"""
-    if mentions_ketamine(article.title):
-        return True
-    paragraphs = article.text.split("\n\n")
-    ketamine = sum(1 for p in paragraphs if mentions_ketamine(p))
-    others = sum(1 for p in paragraphs if OTHER_TREATMENT_RE.search(p))
-    return ketamine >= 3 or (ketamine >= 2 and ketamine > others)
-
-
 class SentenceExtractor:
     """Splits articles into sentences and keeps the candidates for claims about ketamine:
     sentences that name it, and, in articles about ketamine, sentences that refer back to it
@@ -280,7 +270,7 @@ def _candidates(doc: Doc, article_id: str, unit: str, focused: bool) -> Iterator
             text = doc.text[start:end]
         if len(text) < 3:
             continue
-        if not inside and not (focused and _refers_to_ketamine(text)):
+        if not inside and not (focused and refers_to_ketamine(text)):
             continue
         yield Sentence(
             article_id=article_id,
@@ -292,16 +282,6 @@ def _candidates(doc: Doc, article_id: str, unit: str, focused: bool) -> Iterator
             explicit=bool(inside),
             section=section,
         )
-
-
-def _refers_to_ketamine(text: str) -> bool:
-    """In an article about ketamine: refers back to it, compares with it, or names no other
-    treatment (an abstract's "Response rates were 64% vs 28%")."""
-    return (
-        ANAPHOR_RE.search(text) is not None
-        or OTHER_TREATMENT_RE.search(text) is None
-        or COMPARISON_RE.search(text) is not None
-    )
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:

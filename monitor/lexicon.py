@@ -123,3 +123,31 @@ HEADING_RE = re.compile(
     r"question|meaning)\s*:)\s*",
     re.IGNORECASE,
 )
+
+
+COMPARISON_RE = re.compile(
+    r"\b(?:vs\.?|versus|compared|than|superior|inferior|both|either|head-to-head)\b", re.I
+)
+
+
+def is_about_ketamine(article: Article) -> bool:
+    """An article is about ketamine when its title names it, or its paragraphs keep coming back
+    to it more than to any other treatment. Elsewhere only sentences that name it are candidates.
+    (Counting paragraphs, not mentions: a round-up that says "esketamine (Spravato), a ketamine
+    derivative" once is still a round-up.)"""
+    if mentions_ketamine(article.title):
+        return True
+    paragraphs = article.text.split("\n\n")
+    ketamine = sum(1 for p in paragraphs if mentions_ketamine(p))
+    others = sum(1 for p in paragraphs if OTHER_TREATMENT_RE.search(p))
+    return ketamine >= 3 or (ketamine >= 2 and ketamine > others)
+
+
+def refers_to_ketamine(text: str) -> bool:
+    """In an article about ketamine: refers back to it, compares with it, or names no other
+    treatment (an abstract's "Response rates were 64% vs 28%")."""
+    return (
+        ANAPHOR_RE.search(text) is not None
+        or OTHER_TREATMENT_RE.search(text) is None
+        or COMPARISON_RE.search(text) is not None
+    )

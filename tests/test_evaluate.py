@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.config import default_models_dir
-from monitor.evaluate import EvalArticle, evaluate, load_eval_set
+from monitor.evaluate import evaluate, load_eval_set
 from monitor.extract import SentenceExtractor, build_nlp
+from monitor.labelled import LabelledArticle
 from monitor.records import Prediction
 
 
@@ -22,7 +23,7 @@ class Oracle:
 
     version = "oracle"
 
-    def __init__(self, articles: list[EvalArticle], wrong: str | None = None) -> None:
+    def __init__(self, articles: list[LabelledArticle], wrong: str | None = None) -> None:
         self.labels = {g.text: g.category for a in articles for g in a.gold if g.category}
         self.wrong = wrong  # answer this category for every claim instead
 
@@ -38,17 +39,17 @@ class Oracle:
 
 
 @pytest.fixture(scope="module")
-def heldout() -> list[EvalArticle]:
+def heldout() -> list[LabelledArticle]:
     return load_eval_set(default_models_dir(), "heldout")
 
 
-def test_every_labelled_claim_can_be_found_and_is_scored_as_found(heldout: list[EvalArticle]) -> None:
+def test_every_labelled_claim_can_be_found_and_is_scored_as_found(heldout: list[LabelledArticle]) -> None:
     report = evaluate(heldout, SentenceExtractor(build_nlp()), Oracle(heldout), 0.5)  # type: ignore[arg-type]
     assert report.gold_claims == 117 and report.extraction.recall == 1.0
     assert report.extraction.precision > 0.98 and report.end_to_end_macro_f1 > 0.98
 
 
-def test_a_wrong_category_costs_both_categories(heldout: list[EvalArticle]) -> None:
+def test_a_wrong_category_costs_both_categories(heldout: list[LabelledArticle]) -> None:
     # Safety, because outside depression (a distractor) only safety claims are kept.
     report = evaluate(heldout, SentenceExtractor(build_nlp()), Oracle(heldout, wrong="safety"), 0.5)  # type: ignore[arg-type]
     assert report.extraction.recall == 1.0  # found, but all filed under safety

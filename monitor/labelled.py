@@ -1,0 +1,89 @@
+"""Hand-labelled whole articles: the evaluation sets (models/eval, models/heldout) and the
+article-form training data (models/data/articles).
+
+Each file is a JSON list of articles; each article a title and paragraphs of sentences, every
+sentence labelled claim / not claim (and category, polarity, hedging for claims). The article
+text is rebuilt exactly as the feed parser would produce it, with every labelled sentence's
+offsets, so the extractor can run on it as in production.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.errors import ModelError
+from monitor.records import Article
+
+
+@dataclass(frozen=True)
+class GoldSentence:
+    unit: str  # "title" or "text"
+    start: int
+    end: int
+    text: str
+    category: str | None  # None: not a claim
+    polarity: str | None = None
+    hedged: bool | None = None
+    secondary: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelledArticle:
+    article: Article
+    kind: str  # abstract, news, press_release, regulator, headline, distractor
+    gold: tuple[GoldSentence, ...]
+
+
+def load_articles(folder: Path) -> list[LabelledArticle]:
+    """Every article of every *.json file in folder, in file and then list order."""
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise ModelError(f"no labelled articles in {folder}")
+    articles = []
+    for path in files:
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+            articles += [_rebuild(item, path.stem) for item in items]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path.name}: not a list of labelled articles ({exc!r})") from exc
+    return articles
+
+
+def _rebuild(item: dict, origin: str) -> LabelledArticle:
+    """The article text as the parser would have produced it: sentences joined by a space,
+    paragraphs by a blank line, with every labelled sentence's offsets recorded."""
+    gold = [_gold("title", 0, item["title"])]
+    paragraphs, offset = [], 0
+    for paragraph in item["paragraphs"]:
+        parts = []
+        for sentence in paragraph:
+            start = offset + sum(len(p) + 1 for p in parts)
+            gold.append(_gold("text", start, sentence))
+            parts.append(sentence["text"])
+        paragraphs.append(" ".join(parts))
+        offset += len(paragraphs[-1]) + 2
+    article = Article(
+        id=f"eval:{origin}:{item['id']}",
+        url=item.get("url"),
+        title=item["title"]["text"],
+        text="\n\n".join(paragraphs),
+        source=item.get("source", ""),
+        feed_url=item.get("feed_url", ""),
+    )
+    return LabelledArticle(article, item.get("kind", "unknown"), tuple(gold))
+
+
+def _gold(unit: str, start: int, sentence: dict) -> GoldSentence:
+    claim = bool(sentence.get("claim"))
+    return GoldSentence(
+        unit=unit,
+        start=start,
+        end=start + len(sentence["text"]),
+        text=sentence["text"],
+        category=sentence.get("category") if claim else None,
+        polarity=sentence.get("polarity") if claim else None,
+        hedged=sentence.get("hedged") if claim else None,
+        secondary=sentence.get("secondary") if claim else None,
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sklearn.pipeline import Pipeline
 
-from monitor import artifact, attributes
+from monitor import artifact, attributes, meaning
 from monitor.errors import ModelError
 from monitor.lexicon import HEADING_RE, KETAMINE_RE, mentions_ketamine
 from monitor.records import Prediction
@@ -139,4 +139,7 @@ def _load(path_text: str, mtime_ns: int, size: int) -> ClaimClassifier:
         raise ModelError(f"cannot read {card_path}: {exc}") from exc
     if card.get("version") != version:
         raise ModelError(f"{path} does not match {card_path.name}: retrain with `monitor train`")
+    # Read the sentence vectors now, on the thread that loads models while feeds are fetched,
+    # rather than when the first sentence needs them.
+    meaning.load_table(meaning.meaning_dir())
     return ClaimClassifier(models["detector"], models["categoriser"], version, models.get("polarity"))

@@ -50,10 +50,15 @@ def default_feeds_path() -> Path:
 
 
 def default_models_dir() -> Path:
-    """$MONITOR_MODELS, else the models shipped inside the wheel, else the checkout's models/."""
+    """$MONITOR_MODELS, else the shipped models."""
     env = os.environ.get("MONITOR_MODELS")
     if env:
         return Path(env).expanduser()
+    return shipped_models_dir()
+
+
+def shipped_models_dir() -> Path:
+    """The models inside the wheel, else the checkout's models/."""
     packaged = Path(__file__).parent / "models"
     if packaged.is_dir():
         return packaged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,13 +26,21 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from monitor import artifact
 from monitor.classify import CARD_FILE, MODEL_FILE, NOT_A_CLAIM, normalise
 from monitor.errors import ModelError
+from monitor.labelled import GoldSentence, load_articles
+from monitor.lexicon import is_about_ketamine, mentions_ketamine, refers_to_ketamine
+from monitor.meaning import SentenceMeaning
 from monitor.records import CATEGORIES, POLARITIES
 
 LABELS = (*CATEGORIES, NOT_A_CLAIM)
+QUOTE_RE = re.compile(r"[\"\u201c\u201d]")
 DATA_GLOB = "data/*.jsonl"
+ARTICLES_DIR = "data/articles"  # whole labelled articles, in the evaluation sets' format
 SEED = 20261126
 # Part of the card: change it whenever features or training change.
-RECIPE = "tfidf-word12-char25+implicit-mark+logreg-newton-cg+sigmoid-calibration+5-label-detector-v6"
+RECIPE = (
+    "tfidf-word12-char25+minilm-static256+implicit-mark+logreg-newton-cg+sigmoid-calibration"
+    "+5-label-detector+articles-v7"
+)
 
 
 @dataclass(frozen=True)
@@ -44,9 +53,11 @@ class Example:
     style: str
     polarity: str | None
     origin: str  # file name it came from, or "corrections"
+    article: str | None = None  # the labelled article it was written in (data/articles), if any
 
 
 def load_examples(models_dir: Path) -> list[Example]:
+    """The sentences of data/*.jsonl, then the candidate sentences of data/articles."""
     files = sorted(models_dir.glob(DATA_GLOB))
     if not files:
         raise ModelError(f"no training data in {models_dir / 'data'}")
@@ -73,7 +84,45 @@ def load_examples(models_dir: Path) -> list[Example]:
                     path.name,
                 )
             )
+    return examples + load_article_examples(models_dir / ARTICLES_DIR)
+
+
+def load_article_examples(folder: Path) -> list[Example]:
+    """The sentences of whole labelled articles that the extractor would hand to the models:
+    those naming ketamine, and in articles about it those referring back to it. Written in
+    sequence, they carry the real mix of narrative, methods and attribution around claims,
+    which isolated sentences under-represent."""
+    if not folder.is_dir():
+        return []
+    examples = []
+    for item in load_articles(folder):
+        focused = is_about_ketamine(item.article)
+        origin = f"articles/{item.article.id.split(':')[1]}.json"
+        for gold in item.gold:
+            named = mentions_ketamine(gold.text)
+            if not (named or (focused and gold.unit == "text" and refers_to_ketamine(gold.text))):
+                continue
+            examples.append(
+                Example(
+                    gold.text.strip(),
+                    gold.category or NOT_A_CLAIM,
+                    gold.secondary,
+                    _style(item.kind, gold),
+                    gold.polarity if gold.category else "neutral",
+                    origin,
+                    item.article.id,
+                )
+            )
     return examples
+
+
+def _style(kind: str, gold: GoldSentence) -> str:
+    """The voice of a sentence of a labelled article, as the sentence rows name it."""
+    if gold.unit == "title":
+        return "abstract" if kind == "abstract" else "headline"
+    if kind in ("news", "distractor", "press_release") and QUOTE_RE.search(gold.text):
+        return "quote"
+    return {"distractor": "news", "headline": "news"}.get(kind, kind)
 
 
 def merge_corrections(examples: list[Example], corrections: Sequence[Example]) -> list[Example]:
@@ -85,8 +134,8 @@ def merge_corrections(examples: list[Example], corrections: Sequence[Example]) -
 
 def data_fingerprint(models_dir: Path, corrections: Sequence[Example] = ()) -> str:
     digest = hashlib.sha256()
-    for path in sorted(models_dir.glob(DATA_GLOB)):
-        digest.update(path.name.encode())
+    for path in sorted(models_dir.glob(DATA_GLOB)) + sorted(models_dir.glob(f"{ARTICLES_DIR}/*.json")):
+        digest.update(path.relative_to(models_dir / "data").as_posix().encode())
         digest.update(path.read_bytes())
     for c in sorted(corrections, key=lambda c: c.text):
         digest.update(json.dumps(asdict(c), sort_keys=True).encode())
@@ -94,11 +143,13 @@ def data_fingerprint(models_dir: Path, corrections: Sequence[Example] = ()) -> s
 
 
 def build_pipeline(c: float) -> Pipeline:
-    """Word and character TF-IDF, then a calibrated logistic regression."""
+    """Word and character TF-IDF and the sentence's meaning vector, then a calibrated logistic
+    regression."""
     features = FeatureUnion(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+            ("meaning", SentenceMeaning()),
         ]
     )
     return Pipeline([("features", features), ("model", build_model(c))])
@@ -119,6 +170,8 @@ def _drop_unused_state(pipeline: Pipeline) -> None:
     that min_df pruned: tens of megabytes (scikit-learn documents it as safe to delete before
     saving)."""
     for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        if not isinstance(vectorizer, TfidfVectorizer):
+            continue
         vectorizer.stop_words_ = None
         # A cache holding id(stop_words): a memory address, different in every process, which
         # made two trainings on the same data differ by a few bytes. Rebuilt when needed.

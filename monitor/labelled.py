@@ -34,10 +34,12 @@ class LabelledArticle:
     article: Article
     kind: str  # abstract, news, press_release, regulator, headline, distractor
     gold: tuple[GoldSentence, ...]
+    origin: str  # the file it came from, without ".json"
 
 
-def load_articles(folder: Path) -> list[LabelledArticle]:
-    """Every article of every *.json file in folder, in file and then list order."""
+def load_articles(folder: Path, prefix: str = "eval") -> list[LabelledArticle]:
+    """Every article of every *.json file in folder, in file and then list order; each article's
+    id is prefix:file:id ("eval:eval-news:N01")."""
     files = sorted(folder.glob("*.json"))
     if not files:
         raise ModelError(f"no labelled articles in {folder}")
@@ -45,13 +47,13 @@ def load_articles(folder: Path) -> list[LabelledArticle]:
     for path in files:
         try:
             items = json.loads(path.read_text(encoding="utf-8"))
-            articles += [_rebuild(item, path.stem) for item in items]
+            articles += [_rebuild(item, path.stem, prefix) for item in items]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ModelError(f"{path.name}: not a list of labelled articles ({exc!r})") from exc
     return articles
 
 
-def _rebuild(item: dict, origin: str) -> LabelledArticle:
+def _rebuild(item: dict, origin: str, prefix: str) -> LabelledArticle:
     """The article text as the parser would have produced it: sentences joined by a space,
     paragraphs by a blank line, with every labelled sentence's offsets recorded."""
     gold = [_gold("title", 0, item["title"])]
@@ -65,14 +67,14 @@ def _rebuild(item: dict, origin: str) -> LabelledArticle:
         paragraphs.append(" ".join(parts))
         offset += len(paragraphs[-1]) + 2
     article = Article(
-        id=f"eval:{origin}:{item['id']}",
+        id=f"{prefix}:{origin}:{item['id']}",
         url=item.get("url"),
         title=item["title"]["text"],
         text="\n\n".join(paragraphs),
         source=item.get("source", ""),
         feed_url=item.get("feed_url", ""),
     )
-    return LabelledArticle(article, item.get("kind", "unknown"), tuple(gold))
+    return LabelledArticle(article, item.get("kind", "unknown"), tuple(gold), origin)
 
 
 def _gold(unit: str, start: int, sentence: dict) -> GoldSentence:

@@ -30,9 +30,9 @@ MEANING_DIR = "meaning"
 class SentenceMeaning(TransformerMixin, BaseEstimator):
     """A scikit-learn step: sentences in, unit-length meaning vectors (times `weight`) out.
 
-    Holds only the name of the vector table, so the model file stays small and the table is
-    read once per process however many models use it. `weight` 1.0 puts the vector on the same
-    footing as each L2-normalised TF-IDF block beside it."""
+    Holds nothing but its weight: the table is the shipped one (`meaning_dir`), kept out of the
+    model file and read once per process however many models use it. `weight` 1.0 puts the
+    vector on the same footing as each L2-normalised TF-IDF block beside it."""
 
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = weight

@@ -95,9 +95,9 @@ def load_article_examples(folder: Path) -> list[Example]:
     if not folder.is_dir():
         return []
     examples = []
-    for item in load_articles(folder):
+    for item in load_articles(folder, prefix="train"):
         focused = is_about_ketamine(item.article)
-        origin = f"articles/{item.article.id.split(':')[1]}.json"
+        origin = f"articles/{item.origin}.json"
         for gold in item.gold:
             named = mentions_ketamine(gold.text)
             if not (named or (focused and gold.unit == "text" and refers_to_ketamine(gold.text))):

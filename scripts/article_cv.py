@@ -93,7 +93,7 @@ def main() -> None:
     examples = load_examples(models_dir)
     rows = [e for e in examples if e.article is None]
     article_rows = [e for e in examples if e.article is not None]
-    articles = load_articles(models_dir / ARTICLES_DIR)
+    articles = load_articles(models_dir / ARTICLES_DIR, prefix="train")
     ids = [a.article.id for a in articles]
     fold_of_article = {}
     for fold, (_, test) in enumerate(GroupKFold(n_splits=args.folds).split(ids, groups=ids)):

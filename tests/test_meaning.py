@@ -103,7 +103,8 @@ def test_article_rows_are_the_sentences_the_extractor_would_hand_over(tmp_path: 
         ("\u201cI felt lighter,\u201d she said.", "none", "quote"),
         ("Esketamine costs $900 a month.", "cost", "news"),
     ]
-    assert {r.article for r in rows} == {"eval:sample:T-news", "eval:sample:T-distractor"}
+    assert {r.article for r in rows} == {"train:sample:T-news", "train:sample:T-distractor"}
+    assert {r.origin for r in rows} == {"articles/sample.json"}
 
 
 def test_article_files_are_part_of_the_data_fingerprint(tmp_path: Path) -> None:

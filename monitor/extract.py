@@ -18,9 +18,9 @@ from monitor.errors import ConfigError
 from monitor.lexicon import (
     HEADING_RE,
     is_about_ketamine,
+    is_candidate,
     ketamine_spans,
     mentions_ketamine,
-    refers_to_ketamine,
 )
 from monitor.records import Article, Sentence
 
@@ -270,7 +270,7 @@ def _candidates(doc: Doc, article_id: str, unit: str, focused: bool) -> Iterator
             text = doc.text[start:end]
         if len(text) < 3:
             continue
-        if not inside and not (focused and refers_to_ketamine(text)):
+        if not is_candidate(text, focused, named=bool(inside)):
             continue
         yield Sentence(
             article_id=article_id,

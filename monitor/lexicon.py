@@ -151,3 +151,12 @@ def refers_to_ketamine(text: str) -> bool:
         or OTHER_TREATMENT_RE.search(text) is None
         or COMPARISON_RE.search(text) is not None
     )
+
+
+def is_candidate(text: str, focused: bool, named: bool | None = None) -> bool:
+    """Whether a sentence goes to the claim models: it names ketamine (`named`, when the caller
+    has already found the mentions), or it stands in an article about ketamine (`focused`) and
+    refers back to it."""
+    if named is None:
+        named = mentions_ketamine(text)
+    return named or (focused and refers_to_ketamine(text))

@@ -45,9 +45,9 @@ class SentenceMeaning(TransformerMixin, BaseEstimator):
         return csr_matrix(vectors * self.weight)
 
 
-def encode(texts: Sequence[str], folder: Path | None = None) -> np.ndarray:
+def encode(texts: Sequence[str]) -> np.ndarray:
     """Unit-length vectors (float32), one row per text."""
-    table = load_table(folder or meaning_dir())
+    table = load_table(meaning_dir())
     if not texts:
         return np.zeros((0, table.dim), dtype=np.float32)
     return np.asarray(table.encode(list(texts), use_multiprocessing=False), dtype=np.float32)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from monitor import artifact
 from monitor.classify import CARD_FILE, MODEL_FILE, NOT_A_CLAIM, normalise
 from monitor.errors import ModelError
 from monitor.labelled import GoldSentence, load_articles
-from monitor.lexicon import is_about_ketamine, mentions_ketamine, refers_to_ketamine
+from monitor.lexicon import is_about_ketamine, is_candidate
 from monitor.meaning import SentenceMeaning
 from monitor.records import CATEGORIES, POLARITIES
 
@@ -99,8 +99,8 @@ def load_article_examples(folder: Path) -> list[Example]:
         focused = is_about_ketamine(item.article)
         origin = f"articles/{item.origin}.json"
         for gold in item.gold:
-            named = mentions_ketamine(gold.text)
-            if not (named or (focused and gold.unit == "text" and refers_to_ketamine(gold.text))):
+            # A title is a candidate only when it names ketamine (extract.title_sentence).
+            if not is_candidate(gold.text, focused and gold.unit == "text"):
                 continue
             examples.append(
                 Example(
@@ -179,6 +179,54 @@ def _drop_unused_state(pipeline: Pipeline) -> None:
 
 
 @dataclass(frozen=True)
+class TrainingSets:
+    """What each model learns from, as the models see it (normalised text)."""
+
+    texts: list[str]  # every example: the detector
+    labels: np.ndarray
+    claim_texts: list[str]  # the claims: the categoriser
+    categories: np.ndarray
+    polar_texts: list[str]  # the claims with a polarity label: the polarity model
+    polarities: np.ndarray
+
+    @classmethod
+    def of(cls, examples: Sequence[Example]) -> TrainingSets:
+        texts = [normalise(e.text) for e in examples]
+        claims = [(t, e) for t, e in zip(texts, examples, strict=True) if e.label != NOT_A_CLAIM]
+        polar = [(t, e.polarity) for t, e in claims if e.polarity in POLARITIES]
+        return cls(
+            texts,
+            np.array([e.label for e in examples]),
+            [t for t, _ in claims],
+            np.array([e.label for _, e in claims]),
+            [t for t, _ in polar],
+            np.array([p for _, p in polar]),
+        )
+
+
+def fit_models(
+    sets: TrainingSets, build: Callable[[float], Pipeline] = build_pipeline
+) -> dict[str, Pipeline]:
+    """The detector, categoriser and polarity model, fitted on all of sets."""
+    categoriser = build(8.0).fit(sets.claim_texts, sets.categories)
+    # Polarity reads the same claim sentences: it shares the categoriser's fitted features,
+    # so the model file holds that vocabulary once.
+    features = categoriser.named_steps["features"]
+    return {
+        # The detector learns all five labels: "not a claim" is judged against each category
+        # rather than against their union, which separates narrative from findings better.
+        "detector": build(8.0).fit(sets.texts, sets.labels),
+        "categoriser": categoriser,
+        "polarity": Pipeline(
+            [
+                ("features", features),
+                ("model", build_model(4.0).fit(features.transform(sets.polar_texts), sets.polarities)),
+            ]
+        ),
+    }
+
+
+@dataclass(frozen=True)
 class TrainingReport:
     version: str  # first 12 hex digits of the model file's SHA-256
     examples: int
@@ -197,34 +245,23 @@ def train(
     """Fit the detector, categoriser and polarity model on all the data, measure each by
     stratified cross-validation, write the model file and its card."""
     examples = merge_corrections(load_examples(models_dir), corrections)
-    texts = [normalise(e.text) for e in examples]
-    labels = np.array([e.label for e in examples])
-    is_claim = labels != NOT_A_CLAIM
-    claims = [(t, e) for t, e in zip(texts, examples, strict=True) if e.label != NOT_A_CLAIM]
-    claim_texts, categories = [t for t, _ in claims], np.array([e.label for _, e in claims])
-    polar = [(t, e.polarity) for t, e in claims if e.polarity in POLARITIES]
-    polar_texts, polarities = [t for t, _ in polar], np.array([p for _, p in polar])
+    sets = TrainingSets.of(examples)
+    is_claim = sets.labels != NOT_A_CLAIM
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
-    claim_cv = cross_val_predict(build_pipeline(8.0), texts, labels, cv=splitter, n_jobs=jobs) != NOT_A_CLAIM
-    category_cv = cross_val_predict(build_pipeline(8.0), claim_texts, categories, cv=splitter, n_jobs=jobs)
-    polarity_cv = cross_val_predict(build_pipeline(4.0), polar_texts, polarities, cv=splitter, n_jobs=jobs)
-    per_class = f1_score(categories, category_cv, labels=list(CATEGORIES), average=None)
+    claim_cv = (
+        cross_val_predict(build_pipeline(8.0), sets.texts, sets.labels, cv=splitter, n_jobs=jobs)
+        != NOT_A_CLAIM
+    )
+    category_cv = cross_val_predict(
+        build_pipeline(8.0), sets.claim_texts, sets.categories, cv=splitter, n_jobs=jobs
+    )
+    polarity_cv = cross_val_predict(
+        build_pipeline(4.0), sets.polar_texts, sets.polarities, cv=splitter, n_jobs=jobs
+    )
+    per_class = f1_score(sets.categories, category_cv, labels=list(CATEGORIES), average=None)
 
-    models = {
-        # The detector learns all five labels: "not a claim" is judged against each category
-        # rather than against their union, which separates narrative from findings better.
-        "detector": build_pipeline(8.0).fit(texts, labels),
-        "categoriser": (categoriser := build_pipeline(8.0).fit(claim_texts, categories)),
-        # Polarity reads the same claim sentences: it shares the categoriser's fitted features,
-        # so the model file holds that vocabulary once.
-        "polarity": Pipeline(
-            [
-                ("features", features := categoriser.named_steps["features"]),
-                ("model", build_model(4.0).fit(features.transform(polar_texts), polarities)),
-            ]
-        ),
-    }
+    models = fit_models(sets)
     for pipeline in models.values():
         _drop_unused_state(pipeline)
     version = artifact.save(models, models_dir / MODEL_FILE)[:12]
@@ -236,8 +273,8 @@ def train(
         claim_f1=round(float(f1_score(is_claim, claim_cv)), 4),
         category_macro_f1=round(float(np.mean(per_class)), 4),
         category_f1={c: round(float(f), 4) for c, f in zip(CATEGORIES, per_class, strict=True)},
-        polarity_accuracy=round(float(np.mean(polarity_cv == polarities)), 4),
-        by_style=_by_style(examples, claim_cv, [e for _, e in claims], category_cv),
+        polarity_accuracy=round(float(np.mean(polarity_cv == sets.polarities)), 4),
+        by_style=_by_style(examples, claim_cv, [e for e in examples if e.label != NOT_A_CLAIM], category_cv),
     )
     card = {
         "version": version,

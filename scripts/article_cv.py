@@ -14,18 +14,19 @@ About two minutes on 2 cores. models/README.md has the figures.
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Sequence
 
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from monitor.classify import NOT_A_CLAIM, ClaimClassifier, normalise
+from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
 from monitor.evaluate import evaluate
 from monitor.extract import SentenceExtractor, build_nlp
 from monitor.labelled import load_articles
 from monitor.records import Prediction
-from monitor.training import ARTICLES_DIR, Example, build_model, build_pipeline, load_examples
+from monitor.training import ARTICLES_DIR, Example, TrainingSets, build_pipeline, fit_models, load_examples
 
 
 def pipeline(c: float, meaning: bool) -> Pipeline:
@@ -38,19 +39,8 @@ def pipeline(c: float, meaning: bool) -> Pipeline:
 
 
 def fit(examples: Sequence[Example], meaning: bool) -> ClaimClassifier:
-    texts = [normalise(e.text) for e in examples]
-    claims = [(t, e) for t, e in zip(texts, examples, strict=True) if e.label != NOT_A_CLAIM]
-    detector = pipeline(8.0, meaning).fit(texts, [e.label for e in examples])
-    categoriser = pipeline(8.0, meaning).fit([t for t, _ in claims], [e.label for _, e in claims])
-    polar = [(t, e.polarity) for t, e in claims if e.polarity]
-    features = categoriser.named_steps["features"]
-    polarity = Pipeline(
-        [
-            ("features", features),
-            ("model", build_model(4.0).fit(features.transform([t for t, _ in polar]), [p for _, p in polar])),
-        ]
-    )
-    return ClaimClassifier(detector, categoriser, "cv", polarity)
+    models = fit_models(TrainingSets.of(examples), build=functools.partial(pipeline, meaning=meaning))
+    return ClaimClassifier(models["detector"], models["categoriser"], "cv", models["polarity"])
 
 
 class ByFold:
@@ -69,8 +59,9 @@ class ByFold:
 
     def _each(self, texts: Sequence[str], ask: str) -> list:
         answers: list = [None] * len(texts)
+        folds = [self._fold(t) for t in texts]
         for fold, model in self.models.items():
-            mine = [i for i, t in enumerate(texts) if self._fold(t) == fold]
+            mine = [i for i, f in enumerate(folds) if f == fold]
             for i, answer in zip(mine, getattr(model, ask)([texts[i] for i in mine]), strict=True):
                 answers[i] = answer
         return answers

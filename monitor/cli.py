@@ -96,6 +96,12 @@ def filter_options(function: F) -> F:
         click.option(
             "--min-confidence", type=click.FloatRange(0, 1), help="Category probability at least this."
         ),
+        click.option(
+            "--include-uncertain/--exclude-uncertain",
+            default=True,
+            show_default=True,
+            help="Claims whose category the model was unsure of (marked 'uncertain' in tables).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -113,7 +119,7 @@ def make_filter(**given: Any) -> ClaimFilter:
         polarities=given["polarities"],
         forms=given["forms"],
         min_confidence=given["min_confidence"],
-        include_uncertain=given.get("include_uncertain", True),
+        include_uncertain=given["include_uncertain"],
         limit=given.get("limit"),
         offset=given.get("offset", 0),
     )
@@ -166,36 +172,42 @@ def once(feeds_path: Path, db_path: Path, wait: float) -> None:
 )
 @filter_options
 @click.option(
-    "--include-uncertain/--exclude-uncertain",
-    default=True,
-    show_default=True,
-    help="Claims whose category the model was unsure of.",
-)
-@click.option(
     "-o",
     "--output",
     type=click.File("w", encoding="utf-8"),
     default="-",
     help="File to write [default: stdout].",
 )
+@click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark (for Excel).")
+@click.option("--count", "count_only", is_flag=True, help="Print only how many claims would be exported.")
 @click.option("--corrections", is_flag=True, help="Export corrections as training rows instead of claims.")
 @handle_errors
-def export(db_path: Path, fmt: str, output: Any, corrections: bool, **filters: Any) -> None:
+def export(
+    db_path: Path, fmt: str, output: Any, bom: bool, count_only: bool, corrections: bool, **filters: Any
+) -> None:
     """Export every claim with all its attributes and its article's metadata.
 
-    Streams with no row limit. The first line says how many rows follow: a JSON
-    object for jsonl, a "# N claims" line before the CSV header (pandas:
-    comment="#"), a "count" key for json. With --corrections, export people's
-    corrections instead, as training rows (JSON Lines in the models/data format).
+    Streams with no row limit, in the formats' own conventions: csv is RFC 4180
+    (one header row, then one row per claim; lists and objects as JSON text in
+    their cells), jsonl is one claim object per line, json one array of claim
+    objects. The same filters give the same claims as `monitor search` with no
+    query. The number of claims goes to stderr on a terminal, or alone with
+    --count. With --corrections, export people's corrections instead, as training
+    rows (JSON Lines in the models/data format).
     """
     if corrections:
         from monitor.corrections import export_corrections
 
         export_corrections(db_path, output)
         return
-    from monitor.export import export_claims
+    from monitor.export import count_claims, export_claims
 
-    export_claims(db_path, fmt, output, make_filter(**filters))
+    if count_only:
+        click.echo(count_claims(db_path, make_filter(**filters)))
+        return
+    written = export_claims(db_path, fmt, output, make_filter(**filters), bom=bom)
+    if sys.stderr.isatty():
+        click.echo(f"{written} claims", err=True)
 
 
 @cli.command()
@@ -376,9 +388,6 @@ def feeds_export_opml(feeds_path: Path, db_path: Path, output: Any) -> None:
 @click.argument("query", required=False, default="")
 @db_option
 @filter_options
-@click.option(
-    "--include-uncertain", is_flag=True, help="Include claims whose category the model was unsure of."
-)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option(
@@ -395,7 +404,8 @@ def search(query: str, db_path: Path, fmt: str, **filters: Any) -> None:
     Words are all required and stemmed ("relapse" finds "relapsed"); use "double
     quotes" for a phrase and word* for a prefix; "ketamine" also finds esketamine,
     arketamine and the brand names. A word in more than 100,000 claims is ranked among
-    its newest 100,000 matches. With no query, the newest claims that pass the filters.
+    its newest 100,000 matches. With no query, the newest claims that pass the filters:
+    the same claims `monitor export` writes with the same filters.
     """
     from monitor.export import search_claims, write_search
 

@@ -64,14 +64,16 @@ def claim_record(claim: StoredClaim) -> dict[str, Any]:
     return {name: record[name] for name in EXPORT_FIELDS}
 
 
-def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO, total: int | None = None) -> int:
-    """Stream claims to out in the given format; returns how many were written. With a total,
-    the first line says how many rows follow (the export's promise to spreadsheets and scripts)."""
+def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO, *, bom: bool = False) -> int:
+    """Stream claims to out, each format as its own readers expect it, nothing else in the
+    stream: CSV (RFC 4180: one header row, CRLF line ends, nested values as JSON text in their
+    cells), JSON Lines (one claim object per line) or JSON (one array of claim objects, written
+    item by item so memory stays flat). Returns how many claims were written."""
     count = 0
+    if bom:
+        out.write("\ufeff")  # Excel reads a CSV as UTF-8 only with a byte-order mark
     if fmt == "csv":
-        if total is not None:
-            out.write(f"# {total} claims\n")
-        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
         writer.writeheader()
         for claim in claims:
             record = claim_record(claim)
@@ -80,28 +82,32 @@ def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO, total: in
             writer.writerow(record)
             count += 1
     elif fmt == "jsonl":
-        if total is not None:
-            out.write(json.dumps({"count": total, "fields": list(EXPORT_FIELDS)}) + "\n")
         for claim in claims:
             out.write(json.dumps(claim_record(claim), ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "json":
-        # Written item by item, so memory stays flat however many claims there are. With a total:
-        # {"count": N, "claims": [...]}; without (search results): a plain list.
-        out.write(f'{{"count": {total}, "claims": [' if total is not None else "[")
+        out.write("[")
         for claim in claims:
             out.write(("," if count else "") + "\n  " + json.dumps(claim_record(claim), ensure_ascii=False))
             count += 1
-        out.write(("\n" if count else "") + ("]}\n" if total is not None else "]\n"))
+        out.write(("\n" if count else "") + "]\n")
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return count
 
 
-def export_claims(db_path: Path, fmt: str, out: TextIO, filters: ClaimFilter = ALL_CLAIMS) -> int:
-    """Every claim that passes the filters, streamed from a cursor, counted first."""
+def export_claims(
+    db_path: Path, fmt: str, out: TextIO, filters: ClaimFilter = ALL_CLAIMS, *, bom: bool = False
+) -> int:
+    """Every claim that passes the filters, streamed from a cursor; returns how many."""
     with Store(db_path, readonly=True) as store:
-        return write_claims(store.iter_claims(filters), fmt, out, total=store.count_claims(filters))
+        return write_claims(store.iter_claims(filters), fmt, out, bom=bom)
+
+
+def count_claims(db_path: Path, filters: ClaimFilter = ALL_CLAIMS) -> int:
+    """How many claims an export with these filters would write."""
+    with Store(db_path, readonly=True) as store:
+        return store.count_claims(filters)
 
 
 def search_claims(db_path: Path, query: str, filters: ClaimFilter) -> list[StoredClaim]:
@@ -126,7 +132,10 @@ def format_table(results: list[StoredClaim], width: int | None = None) -> str:
     blocks = []
     for number, claim in enumerate(results, 1):
         date = (claim.published or claim.extracted_at or "")[:10]
-        head = f"{number}. {claim.category} ({claim.confidence:.2f})  {date}  {claim.source}"
+        # Uncertain claims are listed, not hidden, so search and export agree; the mark says
+        # the category is the model's guess and has not been confirmed.
+        mark = ", uncertain" if claim.uncertain and not claim.corrected else ""
+        head = f"{number}. {claim.category} ({claim.confidence:.2f}{mark})  {date}  {claim.source}"
         body = textwrap.fill(
             claim.highlighted or claim.text,
             width=width,

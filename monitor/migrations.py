@@ -321,3 +321,46 @@ def m011_stemmed_search(db: sqlite_utils.Database) -> None:
         INSERT INTO claims_search (claims_search, rank) VALUES ('rank', 'bm25(1.0, 0.5)');
         """,
     )
+
+
+# The ISO 8601 week of an ISO timestamp, as the digest names weeks ("2026-W48"): the week's
+# Thursday decides its year, and its day of the year its number. Plain SQL, so the view reads
+# the same in sqlite3, Datasette or any other client (strftime's %V needs SQLite 3.46).
+ISO_WEEK_SQL = (
+    "strftime('%Y', date({ts}, 'weekday 0', '-3 days')) || '-W' || "
+    "printf('%02d', (strftime('%j', date({ts}, 'weekday 0', '-3 days')) - 1) / 7 + 1)"
+)
+
+
+@migration
+def m012_browser_search(db: sqlite_utils.Database) -> None:
+    """The browser searches claims_search, the index `monitor search` uses (sentence and title,
+    stemmed), so claims_fts (sentence only), kept for it, goes; its week is the ISO week."""
+    db["claims"].disable_fts()
+    run_statements(
+        db,
+        f"""
+        DROP VIEW claim_browser;
+        CREATE VIEW claim_browser AS
+        SELECT
+            claims.rowid AS claim_rowid,   -- for full-text search through claims_search
+            claims.id AS claim_id,
+            claims.text,
+            claims.category,
+            round(claims.confidence, 2) AS confidence,
+            claims.uncertain,
+            claims.polarity,
+            claims.study_type,
+            claims.sample_size,
+            claims.form,
+            articles.evidence_tier,
+            articles.source,
+            articles.title AS article_title,
+            articles.url AS article_url,
+            substr(COALESCE(articles.published, claims.extracted_at), 1, 10) AS date,
+            {ISO_WEEK_SQL.format(ts="claims.extracted_at")} AS week,
+            claims.extracted_at
+        FROM claims JOIN articles ON articles.id = claims.article_id
+        WHERE claims.category != 'none';
+        """,
+    )

@@ -1,5 +1,11 @@
 """`monitor serve`: the claim database in Datasette, read-only, with titles, descriptions,
 facets, full-text search and the canned queries researchers ask for.
+
+Search in the browser reads a query exactly as `monitor search` does: same index
+(claims_search: sentence and title, stemmed), same query builder (every word quoted, ketamine
+expanded to its forms, "phrases" and prefix*). A small Datasette plugin registers that builder
+as the SQL function monitor_query(), and as escape_fts(), the function Datasette's own table
+search passes the search box through.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from monitor.claimsql import SEARCH_RANK
 from monitor.errors import ConfigError, StoreError
 from monitor.store import Store
 
@@ -27,10 +34,25 @@ CLAIM_COLUMNS = {
     "article_title": "Title of the article the sentence comes from",
     "article_url": "Link to the article",
     "date": "The article's date (or when the claim was stored)",
-    "week": "Week the claim was stored (Monday-start, %Y-W%W)",
+    "week": "ISO week the claim was stored, as the digest names weeks (2026-W48; in UTC, where the "
+    "digest uses the configured timezone)",
 }
 
 QUERIES = {
+    "search": {
+        "title": "Search claims",
+        "description": "Best match first, as `monitor search` ranks them: words are all required and "
+        'stemmed, "ketamine" also finds esketamine, arketamine and the brand names, "double quotes" '
+        "make a phrase, word* is a prefix. Matches are in [brackets].",
+        "sql": (
+            "SELECT claim_browser.claim_id, highlight(claims_search, 0, '[', ']') AS text, "
+            "claim_browser.category, claim_browser.confidence, claim_browser.uncertain, "
+            "claim_browser.evidence_tier, claim_browser.source, claim_browser.date, "
+            "claim_browser.article_title, claim_browser.article_url "
+            "FROM claims_search JOIN claim_browser ON claim_browser.claim_rowid = claims_search.rowid "
+            f"WHERE claims_search MATCH monitor_query(:q) ORDER BY {SEARCH_RANK} LIMIT 200"
+        ),
+    },
     "claims_per_category_per_week": {
         "title": "Claims per category per week",
         "description": "New claims by the week they were stored.",
@@ -91,7 +113,7 @@ def metadata(database: str) -> dict[str, Any]:
                         "description": "Every claim with its article: search, facet and filter here.",
                         "columns": CLAIM_COLUMNS,
                         "facets": ["category", "evidence_tier", "source", "week"],
-                        "fts_table": "claims_fts",
+                        "fts_table": "claims_search",
                         "fts_pk": "claim_rowid",
                         "sort_desc": "date",
                         "label_column": "text",
@@ -117,12 +139,23 @@ def metadata(database: str) -> dict[str, Any]:
     }
 
 
+def register_plugin() -> None:
+    """Teach Datasette the monitor's query builder (once per process)."""
+    from datasette.plugins import pm
+
+    from monitor import web_plugin
+
+    if not pm.is_registered(web_plugin):
+        pm.register(web_plugin, name="ketamine-monitor")
+
+
 def serve(db_path: Path, host: str, port: int) -> None:
     """Run Datasette on the database until interrupted. Needs the `web` extra."""
     try:
         from datasette import cli as datasette_cli
     except ImportError:
         raise ConfigError("monitor serve needs Datasette: pip install 'ketamine-monitor[web]'") from None
+    register_plugin()
     if not db_path.exists():
         raise StoreError(str(db_path), "no such database; run `monitor once` first")
     Store(db_path).close()  # bring the schema up to date before serving it read-only

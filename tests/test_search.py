@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import sqlite3
 import tracemalloc
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.export import export_claims
+from monitor.export import EXPORT_FIELDS, export_claims
 from monitor.pipeline import claim_id
 from monitor.records import Article, Claim, ClaimFilter, Sentence
 from monitor.store import Store
@@ -72,7 +74,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
             title="Bladder clinics face cost questions",
             published="2026-09-01",
         )
-        put(store, 5, "Ketamine might help sleep.", "duration", confidence=0.4, uncertain=True)
+        put(
+            store,
+            5,
+            "Sleep may stay better for weeks after ketamine.",
+            "duration",
+            confidence=0.4,
+            uncertain=True,
+        )
         put(store, 6, "Infusions cost 50% less at 100% capacity_", "cost", source="50%_off Clinics")
     return path
 
@@ -88,7 +97,7 @@ def texts(rows: list[dict]) -> set[str]:
 
 
 def test_ketamine_finds_every_form_and_prefixes_work(db: Path) -> None:
-    assert texts(search(db, "ketamine")) == {"Ketamine", "Esketamine", "Arketamine", "Spravato"}
+    assert texts(search(db, "ketamine")) == {"Ketamine", "Esketamine", "Arketamine", "Spravato", "Sleep"}
     assert texts(search(db, "dissociat*")) == {"Esketamine", "Arketamine"}
     assert texts(search(db, "bladder")) == {"Ketamine", "Spravato"}  # the second through its title
     assert search(db, "bladder")[0]["text"].startswith("Ketamine caused")  # the sentence outranks a title
@@ -110,31 +119,70 @@ def test_words_are_stemmed_and_prefixes_meet_the_stems(tmp_path: Path) -> None:
     assert texts(search(db, '"booster infusion"')) == {"Relapsing"}  # phrases are stemmed too
 
 
+EVERY = {"Ketamine", "Esketamine", "Arketamine", "Spravato", "Infusions", "Sleep"}
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["--category", "cost"], {"Spravato", "Infusions"}),
         (["--category", "cost", "--category", "efficacy"], {"Spravato", "Infusions", "Arketamine"}),
         (["--since", "2026-06-30"], {"Ketamine", "Arketamine", "Spravato"}),
-        (["--until", "2026-06-30"], {"Esketamine", "Arketamine", "Infusions"}),
-        (["--since", "2026-06-01", "--until", "2026-06-30"], {"Arketamine", "Infusions"}),
-        (["--source", "ledger"], {"Ketamine", "Arketamine", "Spravato"}),
+        (["--until", "2026-06-30"], {"Esketamine", "Arketamine", "Infusions", "Sleep"}),
+        (["--since", "2026-06-01", "--until", "2026-06-30"], {"Arketamine", "Infusions", "Sleep"}),
+        (["--source", "ledger"], {"Ketamine", "Arketamine", "Spravato", "Sleep"}),
         (["--source", "50%_"], {"Infusions"}),  # LIKE wildcards are plain text
         (["--evidence-tier", "peer-reviewed", "--evidence-tier", "preprint"], {"Esketamine", "Arketamine"}),
         (["--study-type", "RCT"], {"Esketamine"}),
         (["--polarity", "null_or_negative"], {"Arketamine"}),
         (["--form", "esketamine nasal spray"], {"Esketamine"}),
-        (["--min-confidence", "0.5"], {"Ketamine", "Esketamine", "Arketamine", "Spravato", "Infusions"}),
-        (["--include-uncertain"], {"Ketamine", "Esketamine", "Arketamine", "Spravato", "Infusions"}),
+        (["--min-confidence", "0.5"], EVERY - {"Sleep"}),
+        (["--exclude-uncertain"], EVERY - {"Sleep"}),
+        ([], EVERY),  # uncertain claims are included unless excluded, in search as in export
     ],
 )
 def test_each_filter_with_an_empty_query(db: Path, args: list[str], expected: set[str]) -> None:
-    assert texts(search(db, *args)) == expected
+    found = search(db, *args)
+    assert texts(found) == expected and len(found) == len(expected)
 
 
-def test_uncertain_claims_only_when_asked(db: Path) -> None:
-    assert "Ketamine might help sleep." not in {r["text"] for r in search(db, "sleep")}
-    assert [r["text"] for r in search(db, "sleep", "--include-uncertain")] == ["Ketamine might help sleep."]
+FILTERS = [
+    [],
+    ["--category", "cost"],
+    ["--category", "duration"],
+    ["--since", "2026-06-30"],
+    ["--until", "2026-06-30", "--source", "ledger"],
+    ["--evidence-tier", "preprint", "--evidence-tier", "news"],
+    ["--exclude-uncertain"],
+    ["--study-type", "RCT", "--polarity", "positive"],
+]
+
+
+@pytest.mark.parametrize("args", FILTERS)
+def test_search_and_export_give_the_same_claims_for_the_same_filters(db: Path, args: list[str]) -> None:
+    searched = CliRunner().invoke(
+        cli, ["search", *args, "--limit", "1000", "--format", "jsonl", "--db", str(db)]
+    )
+    exported = CliRunner().invoke(cli, ["export", *args, "--format", "jsonl", "--db", str(db)])
+    assert searched.exit_code == exported.exit_code == 0, searched.output + exported.output
+    ids = [
+        sorted(json.loads(line)["claim_id"] for line in r.output.splitlines()) for r in (searched, exported)
+    ]
+    assert ids[0] == ids[1]
+    counted = CliRunner().invoke(cli, ["export", *args, "--count", "--db", str(db)])
+    assert counted.output == f"{len(ids[1])}\n"
+
+
+def test_uncertain_claims_are_shown_and_marked(db: Path) -> None:
+    assert [r["text"] for r in search(db, "sleep")] == ["Sleep may stay better for weeks after ketamine."]
+    assert search(db, "sleep", "--exclude-uncertain") == []
+    table = CliRunner().invoke(cli, ["search", "sleep", "--db", str(db)]).output
+    assert "duration (0.40, uncertain)" in table
+    table = CliRunner().invoke(cli, ["search", "bladder", "--db", str(db)]).output
+    assert "uncertain" not in table
+    for command in ("search", "export"):
+        help_text = CliRunner().invoke(cli, [command, "--help"]).output
+        assert "--include-uncertain / --exclude-uncertain" in help_text and "include-uncertain]" in help_text
 
 
 def test_limit_and_offset_page_through_results(db: Path) -> None:
@@ -182,16 +230,50 @@ def test_table_fits_the_width(db: Path) -> None:
     )
 
 
-def test_export_takes_the_same_filters_and_counts_first(db: Path) -> None:
-    result = CliRunner().invoke(cli, ["export", "--db", str(db), "--category", "cost", "--format", "jsonl"])
-    header, *rows = [json.loads(line) for line in result.output.splitlines()]
-    assert header["count"] == len(rows) == 2 and "evidence_tier" in header["fields"]
-    whole = json.loads(CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "json"]).output)
-    assert whole["count"] == len(whole["claims"]) == 6  # every claim, uncertain ones too
-    csv_text = (
-        CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "csv", "--exclude-uncertain"]).output
+def export(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["export", "--db", str(db), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout_bytes.decode("utf-8")  # .output would turn CRLF into LF
+
+
+def test_every_jsonl_line_is_a_claim_and_json_is_one_array(db: Path) -> None:
+    rows = [json.loads(line) for line in export(db, "--category", "cost", "--format", "jsonl").splitlines()]
+    assert len(rows) == 2 and all(row.keys() == set(EXPORT_FIELDS) and row["claim_id"] for row in rows)
+    whole = json.loads(export(db, "--format", "json"))
+    assert isinstance(whole, list) and len(whole) == 6  # every claim, uncertain ones too
+    assert whole[0]["scores"] and isinstance(whole[0]["scores"], dict)
+    assert isinstance(whole[0]["mentions"], list) and isinstance(whole[0]["feed_urls"], list)
+    assert json.loads(export(db, "--format", "json", "--category", "cost", "--since", "2099-01-01")) == []
+
+
+def test_csv_is_rfc_4180_with_nested_values_as_json(db: Path) -> None:
+    text = export(db, "--format", "csv")
+    assert text.startswith("claim_id,text,") and "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == 6 and all(row["claim_id"] for row in rows)
+    cost = next(row for row in rows if row["text"].startswith("Spravato"))
+    assert json.loads(cost["scores"]) == {"cost": 0.9} and json.loads(cost["mentions"]) == ["ketamine"]
+    assert json.loads(cost["amounts"]) == [] and cost["sample_size"] == ""
+    with_bom = export(db, "--format", "csv", "--bom")
+    assert with_bom.startswith("\ufeffclaim_id,") and with_bom[1:] == text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_sqlite_utils_inserts_every_exported_row(db: Path, tmp_path: Path, fmt: str) -> None:
+    from sqlite_utils.cli import cli as sqlite_utils_cli
+
+    path = tmp_path / f"claims.{fmt}"
+    export(db, "--format", fmt, "-o", str(path))
+    fresh = tmp_path / "fresh.db"
+    option = "--csv" if fmt == "csv" else "--nl"
+    result = CliRunner().invoke(
+        sqlite_utils_cli, ["insert", str(fresh), "claims", str(path), option, "--pk", "claim_id"]
     )
-    assert csv_text.splitlines()[0] == "# 5 claims" and len(csv_text.splitlines()) == 7
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(fresh) as conn:
+        assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 6
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(claims)")]
+    assert columns == list(EXPORT_FIELDS)
 
 
 def test_export_streams_in_constant_memory(tmp_path: Path) -> None:

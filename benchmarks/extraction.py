@@ -23,7 +23,7 @@ from lxml import etree
 
 from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
-from monitor.extract import SentenceExtractor, _candidates, build_nlp, title_sentence
+from monitor.extract import SentenceExtractor, build_nlp, candidates, title_sentence
 from monitor.lexicon import is_about_ketamine, mentions_ketamine
 from monitor.pipeline import BATCH, classify_batch
 from monitor.records import Article
@@ -72,9 +72,7 @@ def run_everything(articles: list[Article], extractor: SentenceExtractor, classi
     found = []
     for article, doc in zip(articles, docs, strict=True):
         title = title_sentence(article)
-        sentences = ([title] if title else []) + list(
-            _candidates(doc, article.id, "text", is_about_ketamine(article))
-        )
+        sentences = ([title] if title else []) + list(candidates(doc, article.id, is_about_ketamine(article)))
         found.append((article, sentences))
     return sum(len(c) for c in classify_in_batches(found, classifier))
 

@@ -1,8 +1,10 @@
-"""What a claim says besides its category: polarity, hedging, study type, sample size,
-durations, money and percentages, and the evidence tier of its source.
+"""What a claim says besides its category: hedging, study type, sample size, durations,
+money and percentages, and the evidence tier of its source; polarity comes from the classifier.
 
 Rules over the sentence text (and, for study type and sample size, the article it came
-from), so every attribute can be explained by pointing at the words that set it.
+from), so every attribute can be explained by pointing at the words that set it. Polarity is
+not among them: on real text a rule such as "did not ... means a null finding" was right only
+about half the time ("patients who did not get the drug died more often").
 """
 
 from __future__ import annotations
@@ -12,22 +14,6 @@ from urllib.parse import urlsplit
 
 from monitor.records import ClaimAttributes, Money
 
-NULL_FINDING_RE = re.compile(
-    r"\b(?:"
-    r"did not|does not|do not|didn't|doesn't|don't|was not|were not|wasn't|weren't|is not|are not|"
-    r"has not|have not|had not|hasn't|haven't|cannot|can't|could not|couldn't|"
-    r"no (?:significant|statistically significant|meaningful|clear|difference|differences|benefit|"
-    r"evidence|effect|advantage|improvement|increase|increased|excess|change|signal|new safety|serious|"
-    r"patients?|participants?|one|decline|more likely|less likely|longer)|"
-    r"not (?:significant|superior|significantly|associated|better|different|effective|"
-    r"statistically)|non-?significant|failed to|fail to|fails to|failed (?:its|the|their|a) |"
-    r"neither|nor|similar to|comparable|indistinguishable|no better than|"
-    r"didn't separate|did not separate|not separate|no longer|wore off|worn off|faded|fade[sd]?|"
-    r"lost (?:its|their) (?:effect|benefit)|refused|rejected|denied|declined to|"
-    r"not recommended|not recommend|not cost-effective|not covered|unlikely to be|"
-    r"non-?inferior|null)\b",
-    re.IGNORECASE,
-)
 HEDGE_RE = re.compile(
     r"\b(?:may|might|could|possibly|possible|potential(?:ly)?|suggests?|suggested|suggesting|"
     r"appears?|appeared|seems?|seemed|preliminary|(?<!more )(?<!less )likely|unlikely|probably|perhaps|"
@@ -125,37 +111,6 @@ SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billi
 PERCENT_RE = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s?(?:%|per ?cent\b|percent\b)", re.IGNORECASE)
 
 
-# Wording that always reports a null finding, whatever a model makes of the rest.
-STRONG_NULL_RE = re.compile(
-    r"\b(?:did not|does not|didn't|doesn't|no (?:significant|statistically significant|difference|"
-    r"differences|benefit|evidence|effect|advantage|improvement|increased)|not (?:significant|superior|"
-    r"significantly)|non-?significant|failed to|fails to|no better than)\b",
-    re.IGNORECASE,
-)
-
-
-def polarity(text: str, model_guess: str | None = None) -> str:
-    """null_or_negative when the sentence plainly reports no effect or no difference; otherwise the
-    polarity model's guess when there is one; otherwise rules: null_or_negative for refusals and
-    fades, positive for an effect or risk found (numbers, comparisons, effect verbs)."""
-    if STRONG_NULL_RE.search(text):
-        return "null_or_negative"
-    if model_guess:
-        return model_guess
-    if NULL_FINDING_RE.search(text):
-        return "null_or_negative"
-    if re.search(
-        r"\d|\b(?:improv\w*|reduc\w*|increas\w*|rais\w*|lower\w*|cut|eas\w*|lift\w*|relie\w*|outperform\w*|"
-        r"superior|better|effective|respon\w*|remission|caus\w*|linked|associated|led to|risk|damage|"
-        r"harm\w*|died|deaths?|approv\w*|cover\w*|sav\w*|last\w*|sustain\w*|durable|relapse\w*|"
-        r"warn\w*|found|finds?|shows?|showed|shown|expand\w*|fund\w*|allow\w*|report\w*|tolerated)\b",
-        text,
-        re.IGNORECASE,
-    ):
-        return "positive"
-    return "neutral"
-
-
 def hedged(text: str) -> bool:
     return HEDGE_RE.search(text) is not None
 
@@ -220,11 +175,12 @@ def percentages(text: str) -> tuple[float, ...]:
 
 
 def describe(
-    sentence: str, context: str = "", form: str | None = None, polarity_guess: str | None = None
+    sentence: str, context: str = "", form: str | None = None, polarity: str | None = None
 ) -> ClaimAttributes:
-    """The attributes of one claim sentence; context is the article's title and opening."""
+    """The attributes of one claim sentence; context is the article's title and opening. The
+    polarity is the classifier's, or None where it was not sure enough to say."""
     return ClaimAttributes(
-        polarity=polarity_guess or polarity(sentence),
+        polarity=polarity,
         hedged=hedged(sentence),
         study_type=study_type(sentence, context),
         sample_size=sample_size(sentence, context),

@@ -192,7 +192,7 @@ def stored_claim(row: dict[str, Any]) -> StoredClaim:
         evidence_tier=row["evidence_tier"],
         explicit=bool(row["explicit"]),
         attributes=ClaimAttributes(
-            polarity=row["polarity"] or "neutral",
+            polarity=row["polarity"],
             hedged=bool(row["hedged"]),
             study_type=row["study_type"],
             sample_size=row["sample_size"],

@@ -435,21 +435,41 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
             click.echo(f"{record['category']:<9} {record['confidence']:.2f}  {record['text']}")
 
 
+corpus_option = click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The real texts models/real points into [default: $MONITOR_CORPUS, else ../shared/corpus "
+    "beside the checkout, when present].",
+)
+
+
 @cli.command()
 @db_option
+@corpus_option
 @handle_errors
-def train(db_path: Path) -> None:
-    """Retrain the classifier from models/data plus the corrections in the database.
+def train(db_path: Path, corpus: Path | None) -> None:
+    """Retrain the classifier from models/data, the real articles labelled in models/real
+    (read from the corpus) and the corrections in the database.
 
-    Corrections win over shipped rows for the same sentence. Deterministic: the
-    same data gives the same model file, byte for byte. Prints cross-validated
-    scores and the evaluation set's scores before and after.
+    Corrections win over shipped rows for the same sentence. Without a corpus it
+    trains on the hand-written data alone, and says so. Deterministic: the same
+    data gives the same model file, byte for byte. Prints cross-validated scores
+    and the evaluation sets' scores before and after.
     """
     from monitor.evaluate import retrain_and_compare
+    from monitor.realtext import default_corpus
 
     settings = load_settings()
+    corpus = corpus or default_corpus()
+    if corpus is None:
+        click.echo(
+            "no corpus found (../shared/corpus, $MONITOR_CORPUS or --corpus): training on the "
+            "hand-written data only, without the real articles of models/real",
+            err=True,
+        )
     click.echo(f"training on {settings.models_dir / 'data'} ...", err=True)
-    result = retrain_and_compare(settings, db_path)
+    result = retrain_and_compare(settings, db_path, corpus)
     report = result.report
     click.echo(
         f"model {report.version}: {report.examples} examples "
@@ -458,10 +478,10 @@ def train(db_path: Path) -> None:
     click.echo(f"claim detector F1 (5-fold CV): {report.claim_f1:.3f}")
     per = ", ".join(f"{c} {f:.3f}" for c, f in report.category_f1.items())
     click.echo(f"category macro F1 (5-fold CV): {report.category_macro_f1:.3f} ({per})")
-    for name, scored in (("before", result.before), ("after", result.after)):
-        if scored is not None:
+    for when, scores in (("before", result.before), ("after", result.after)):
+        for set_name, scored in scores.items():
             click.echo(
-                f"evaluation set {name}: extraction F1 {scored.extraction.f1:.3f}, "
+                f"{set_name} set {when}: extraction F1 {scored.extraction.f1:.3f}, "
                 f"end-to-end macro F1 {scored.end_to_end_macro_f1:.3f}, "
                 f"classification macro F1 {scored.classification_macro_f1:.3f} (model {scored.model_version})"
             )
@@ -586,23 +606,27 @@ def digest(
 @click.option(
     "--set",
     "set_name",
-    type=click.Choice(["dev", "heldout"]),
+    type=click.Choice(["dev", "heldout", "real"]),
     default="dev",
     show_default=True,
-    help="models/eval (the development set) or models/heldout (never tuned on).",
+    help="models/eval (the development set), models/heldout (never tuned on) or real (real "
+    "articles labelled in models/real, held back from training; needs the corpus).",
 )
+@corpus_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @handle_errors
-def evaluate(threshold: float | None, errors: Any, set_name: str, as_json: bool) -> None:
-    """Score the whole pipeline on hand-labelled articles (models/eval, or models/heldout).
+def evaluate(threshold: float | None, errors: Any, set_name: str, corpus: Path | None, as_json: bool) -> None:
+    """Score the whole pipeline on hand-labelled articles (models/eval, models/heldout,
+    or the real development set).
 
     Reports claim-extraction precision, recall and F1, per-category F1 end to end,
     the classifier alone on the labelled claims (with a confusion matrix), and a
     breakdown by article kind.
     """
     from monitor.evaluate import run_evaluation
+    from monitor.realtext import default_corpus
 
-    report, text = run_evaluation(load_settings(), threshold, errors, set_name)
+    report, text = run_evaluation(load_settings(), threshold, errors, set_name, corpus or default_corpus())
     click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
 
 

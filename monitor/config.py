@@ -78,6 +78,7 @@ class Settings:
     backoff_cap_hours: float = 24.0  # a failing feed is retried at most this far apart
     claim_threshold: float = 0.5  # claim-detector probability above which a sentence is a claim
     uncertain_below: float = 0.6  # category probability below which a claim is flagged uncertain
+    review_claims_below: float = 0.7  # claims the detector scored below this go to "needs review"
     spacy_model: str | None = None  # e.g. "en_core_web_sm"; None means spacy.blank("en")
     models_dir: Path = field(default_factory=default_models_dir)
     timezone: str = "UTC"  # IANA name; digest weeks run Monday to Sunday in it

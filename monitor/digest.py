@@ -71,14 +71,25 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def build_digest(store: Store, week: Week, base_url: str | None = None) -> Digest:
+def needs_review(claim: StoredClaim, review_below: float) -> bool:
+    """Shown apart rather than in its category's section: the classifier was unsure of the
+    category, or the detector only just called the sentence a claim. A person's correction
+    settles both."""
+    if claim.corrected:
+        return False
+    return claim.uncertain or claim.claim_score < review_below
+
+
+def build_digest(
+    store: Store, week: Week, base_url: str | None = None, review_below: float = Settings.review_claims_below
+) -> Digest:
     claims = store.claims_stored_between(_iso(week.start), _iso(week.end))
     groups = group_near_duplicates(claims)
     sections: dict[str, list[DigestItem]] = {c: [] for c in CATEGORIES}
     review: list[DigestItem] = []
     for group in groups:
         item = DigestItem(group[0], tuple((c.source, c.article_url) for c in group[1:]))
-        (review if group[0].uncertain else sections[group[0].category]).append(item)
+        (review if needs_review(group[0], review_below) else sections[group[0].category]).append(item)
     history = []
     for back in range(HISTORY_WEEKS - 1, -1, -1):
         start, end = week.start - timedelta(weeks=back), week.end - timedelta(weeks=back)
@@ -173,7 +184,7 @@ def send_message(message: EmailMessage, settings: Settings) -> None:
 def make_digest(db_path: Path, settings: Settings, week_label: str | None = None) -> Digest:
     week = week_of(week_label, settings.timezone)
     with Store(db_path, readonly=True) as store:
-        return build_digest(store, week, settings.base_url)
+        return build_digest(store, week, settings.base_url, settings.review_claims_below)
 
 
 def write_digest(digest: Digest, settings: Settings, output: Path | None, recipients: Sequence[str]) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import ModelError
-from monitor.records import Article
+from monitor.lexicon import KETAMINE, Treatment
+from monitor.records import Article, Sentence
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class GoldSentence:
     polarity: str | None = None
     hedged: bool | None = None
     secondary: str | None = None
+    why: str | None = None  # for a sentence that is not a claim, why not (real labels only)
+    about: bool | None = None  # names the treatment or refers back to it (real labels only)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,24 @@ class LabelledArticle:
     kind: str  # abstract, news, press_release, regulator, headline, distractor
     gold: tuple[GoldSentence, ...]
     origin: str  # the file it came from, without ".json"
+    treatment: Treatment = KETAMINE  # what the claims are about (a real story's own drug)
+
+
+def match_gold(
+    sentence: Sentence, gold: tuple[GoldSentence, ...] | list[GoldSentence]
+) -> GoldSentence | None:
+    """The labelled sentence an extracted one covers: the one it overlaps most, if the overlap
+    is at least half of the shorter of the two."""
+    best, best_overlap = None, 0
+    for g in gold:
+        if g.unit != sentence.unit:
+            continue
+        overlap = min(g.end, sentence.end) - max(g.start, sentence.start)
+        if overlap > best_overlap:
+            best, best_overlap = g, overlap
+    if best is None or best_overlap < 0.5 * min(best.end - best.start, sentence.end - sentence.start):
+        return None
+    return best
 
 
 def load_articles(folder: Path, prefix: str = "eval") -> list[LabelledArticle]:

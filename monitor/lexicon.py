@@ -1,8 +1,14 @@
-"""The words that name ketamine and its forms, shared by the extractor and the classifier."""
+"""The words that name ketamine and its forms, shared by the extractor and the classifier.
+
+What the monitor tracks is a `Treatment`: ketamine by default (`KETAMINE`), or any other drug
+named by a list of terms (`Treatment.named`). Its mentions are found, and masked for the models,
+the same way whatever the drug, so a claim's shape is learned from claims about any treatment.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,6 +66,39 @@ def mentions_ketamine(text: str) -> bool:
     return KETAMINE_RE.search(text) is not None or bool(ketamine_spans(text))
 
 
+@dataclass(frozen=True)
+class Treatment:
+    """What the monitor follows: a name, and the pattern of the words that name it."""
+
+    name: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def named(cls, name: str, terms: tuple[str, ...] | list[str]) -> Treatment:
+        """A treatment named by literal terms ("rivaroxaban", "Xarelto"): whole words, any case,
+        plural or possessive endings allowed; longer terms first, so "Xarelto XR" wins over
+        "Xarelto"."""
+        words = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
+        if not words:
+            raise ValueError(f"treatment {name!r} needs at least one term")
+        alternatives = "|".join(re.escape(w).replace(r"\ ", r"[\s-]+") for w in words)
+        return cls(name, re.compile(rf"(?<![\w-])(?:{alternatives})(?:s|es|['\u2019]s)?(?![\w-])", re.I))
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        if self is KETAMINE:
+            return ketamine_spans(text)
+        return [(m.start(), m.end()) for m in self.pattern.finditer(text)]
+
+    def mentioned_in(self, text: str) -> bool:
+        if self is KETAMINE:
+            return mentions_ketamine(text)
+        return self.pattern.search(text) is not None
+
+
+# KAP and "Special K" need their context, so ketamine's spans come from ketamine_spans.
+KETAMINE = Treatment("ketamine", KETAMINE_RE)
+
+
 # Forms and routes, most specific first; the first that matches a sentence names its form.
 FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ketamine-assisted psychotherapy", re.compile(r"ketamine[- ]assisted (?:psycho)?therap|\bKAP\b", re.I)),
@@ -93,19 +132,6 @@ METHODS_SECTION_RE = re.compile(
     r"participants|patients|interventions?|exposures?|methods?|materials and methods|"
     r"main outcomes? and measures?|outcomes?|measurements|trial registration|funding"
 )
-DEPRESSION_RE = re.compile(r"\b(?:depress\w*|antidepress\w*|suicid\w*|mood|mental health|psychiatr\w*)", re.I)
-OUTSIDE_DEPRESSION_RE = re.compile(
-    r"\b(?:an(?:a)?esthe\w*|surg\w*|operat\w*|postoperative|analgesi\w*|sedation|intubat\w*|"
-    r"veterinar\w*|police|seiz\w*|smuggl\w*|charged|court|festival|party|parties|recreational)\b",
-    re.I,
-)
-
-
-def is_outside_depression(article: Article) -> bool:
-    """Ketamine as an anaesthetic, a street drug or a seized substance, with no word of mood or
-    depression: there only its safety is news to our readers."""
-    text = f"{article.title}\n{article.text}"
-    return DEPRESSION_RE.search(text) is None and OUTSIDE_DEPRESSION_RE.search(text) is not None
 
 
 def is_methods_section(section: str | None) -> bool:
@@ -130,15 +156,15 @@ COMPARISON_RE = re.compile(
 )
 
 
-def is_about_ketamine(article: Article) -> bool:
-    """An article is about ketamine when its title names it, or its paragraphs keep coming back
-    to it more than to any other treatment. Elsewhere only sentences that name it are candidates.
-    (Counting paragraphs, not mentions: a round-up that says "esketamine (Spravato), a ketamine
-    derivative" once is still a round-up.)"""
-    if mentions_ketamine(article.title):
+def is_about_ketamine(article: Article, treatment: Treatment = KETAMINE) -> bool:
+    """An article is about ketamine (or the treatment followed) when its title names it, or its
+    paragraphs keep coming back to it more than to any other treatment. Elsewhere only sentences
+    that name it are candidates. (Counting paragraphs, not mentions: a round-up that says
+    "esketamine (Spravato), a ketamine derivative" once is still a round-up.)"""
+    if treatment.mentioned_in(article.title):
         return True
     paragraphs = article.text.split("\n\n")
-    ketamine = sum(1 for p in paragraphs if mentions_ketamine(p))
+    ketamine = sum(1 for p in paragraphs if treatment.mentioned_in(p))
     others = sum(1 for p in paragraphs if OTHER_TREATMENT_RE.search(p))
     return ketamine >= 3 or (ketamine >= 2 and ketamine > others)
 

@@ -23,7 +23,7 @@ from monitor.attributes import describe
 from monitor.config import Settings, read_feeds
 from monitor.errors import ConfigError, FeedError
 from monitor.fetch import HttpFetcher
-from monitor.lexicon import is_methods_section, is_outside_depression, ketamine_form
+from monitor.lexicon import is_methods_section, ketamine_form
 from monitor.lock import PassLock
 from monitor.parse import parse_feed
 from monitor.records import (
@@ -59,9 +59,9 @@ class Extractor(Protocol):
 class Classifier(Protocol):
     version: str
 
-    def claim_probability(self, texts: Sequence[str]) -> list[float]: ...
+    def claim_probability(self, items: Sequence[Sentence | str]) -> list[float]: ...
 
-    def categorise(self, texts: Sequence[str]) -> list[Prediction]: ...
+    def categorise(self, items: Sequence[Sentence | str]) -> list[Prediction]: ...
 
 
 # A category probability below this marks the claim uncertain: kept, but shown apart for review.
@@ -269,23 +269,21 @@ def classify_batch(
     uncertain_below: float = UNCERTAIN_BELOW,
 ) -> list[list[Claim]]:
     """Keep the sentences the detector calls claims; give each its category and attributes.
-    Methods, objectives and outcome definitions describe what was done, not what was found;
-    in articles about ketamine outside depression only safety claims count."""
+    Methods, objectives and outcome definitions describe what was done, not what was found.
+    (Claims about ketamine outside depression, in anaesthesia or pain, are claims like any
+    other: the labelling convention counts them, and an editor can filter by article.)"""
     owners = [
         (i, s)
         for i, (_, sentences) in enumerate(batch)
         for s in sentences
         if not is_methods_section(s.section)
     ]
-    claim_scores = classifier.claim_probability([s.text for _, s in owners])
+    claim_scores = classifier.claim_probability([s for _, s in owners])
     kept = [(i, s, p) for (i, s), p in zip(owners, claim_scores, strict=True) if p >= threshold]
-    predictions = classifier.categorise([s.text for _, s, _ in kept])
-    outside = [is_outside_depression(article) for article, _ in batch]
+    predictions = classifier.categorise([s for _, s, _ in kept])
     claims: list[list[Claim]] = [[] for _ in batch]
     for (i, sentence, score), prediction in zip(kept, predictions, strict=True):
         article = batch[i][0]
-        if outside[i] and prediction.category != "safety":
-            continue
         claims[i].append(
             Claim(
                 id=claim_id(sentence),
@@ -299,7 +297,7 @@ def classify_batch(
                     sentence.text,
                     context=f"{article.title}\n{article.text[:1500]}",
                     form=ketamine_form(sentence.text, article.title),
-                    polarity_guess=prediction.polarity,
+                    polarity=prediction.polarity,
                 ),
                 secondary=prediction.secondary,
                 uncertain=prediction.confidence < uncertain_below,
@@ -418,11 +416,11 @@ class _OnDemand:
     def extract(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Sentence]]]:
         return self.monitor.extractor.extract(articles)
 
-    def claim_probability(self, texts: Sequence[str]) -> list[float]:
-        return self.monitor.classifier.claim_probability(texts) if texts else []
+    def claim_probability(self, items: Sequence[Sentence | str]) -> list[float]:
+        return self.monitor.classifier.claim_probability(items) if items else []
 
-    def categorise(self, texts: Sequence[str]) -> list[Prediction]:
-        return self.monitor.classifier.categorise(texts) if texts else []
+    def categorise(self, items: Sequence[Sentence | str]) -> list[Prediction]:
+        return self.monitor.classifier.categorise(items) if items else []
 
 
 def run_configured(

@@ -96,8 +96,23 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True)
+class SentenceContext:
+    """Where a sentence stands in its article: what the claim models read besides its words."""
+
+    previous: str = ""  # the sentence before it in the same field ("" at the start)
+    next: str = ""  # the sentence after it ("" at the end)
+    paragraph: int = 0  # its paragraph, counted from 0
+    paragraphs: int = 1  # how many paragraphs the field has
+    in_paragraph: int = 0  # its place in its paragraph, counted from 0
+    index: int = 0  # its place among the field's sentences, counted from 0
+    sentences: int = 1  # how many sentences the field has
+    quote: str = "none"  # "inside" a quotation opened before it, "contains" quoted words, or "none"
+    spans: tuple[tuple[int, int], ...] = ()  # the treatment's mentions, offsets into the sentence
+
+
+@dataclass(frozen=True)
 class Sentence:
-    """A sentence of an article that mentions ketamine."""
+    """A sentence of an article that mentions ketamine (or the treatment followed)."""
 
     article_id: str
     text: str
@@ -107,6 +122,7 @@ class Sentence:
     mentions: tuple[str, ...]  # the ketamine terms as written (empty for an implicit reference)
     explicit: bool = True  # names ketamine itself, rather than "the drug", "infusions", "it"
     section: str | None = None  # the abstract heading it falls under ("results"), if any
+    context: SentenceContext | None = None  # None: a sentence on its own, with no article around it
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ class Prediction:
     confidence: float
     scores: dict[str, float]
     model_version: str
-    polarity: str = "neutral"  # positive | null_or_negative | neutral
+    polarity: str | None = None  # positive | null_or_negative | neutral; None: not sure enough to say
     secondary: str | None = None  # the runner-up category, when its score is high too
 
 
@@ -133,7 +149,7 @@ class Money:
 class ClaimAttributes:
     """What a claim says besides its category (see monitor.attributes for the rules)."""
 
-    polarity: str = "neutral"  # positive | null_or_negative | neutral
+    polarity: str | None = None  # positive | null_or_negative | neutral; None: not shown (unsure)
     hedged: bool = False
     study_type: str | None = None  # RCT, meta-analysis, observational, case report, open-label, ...
     sample_size: int | None = None

@@ -17,19 +17,22 @@ from pathlib import Path
 import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
 
 from monitor import artifact
-from monitor.classify import CARD_FILE, MODEL_FILE, NOT_A_CLAIM, normalise
+from monitor.classify import CARD_FILE, INPUT_LAYOUT, MODEL_FILE, NOT_A_CLAIM
 from monitor.errors import ModelError
-from monitor.labelled import GoldSentence, load_articles
-from monitor.lexicon import is_about_ketamine, is_candidate
+from monitor.features import model_rows, normalise
+from monitor.labelled import GoldSentence, LabelledArticle, load_articles, match_gold
+from monitor.lexicon import is_methods_section
 from monitor.meaning import SentenceMeaning
-from monitor.records import CATEGORIES, POLARITIES
+from monitor.realtext import REAL_DIR, load_real
+from monitor.records import CATEGORIES, POLARITIES, Sentence
 
 LABELS = (*CATEGORIES, NOT_A_CLAIM)
 QUOTE_RE = re.compile(r"[\"\u201c\u201d]")
@@ -38,8 +41,9 @@ ARTICLES_DIR = "data/articles"  # whole labelled articles, in the evaluation set
 SEED = 20261126
 # Part of the card: change it whenever features or training change.
 RECIPE = (
-    "tfidf-word12-char25+minilm-static256+implicit-mark+logreg-newton-cg+sigmoid-calibration"
-    "+5-label-detector+articles-v7"
+    "tfidf-word12-char25(hashed)+minilm-static256+implicit-mark+logreg-newton-cg+sigmoid-calibration"
+    "+5-label-detector+articles+context-marks-neighbours(detector)+masked-treatment"
+    "+real-articles(w0.25/0.3/1.0)+hashed-tfidf-2^16-v10"
 )
 
 
@@ -53,11 +57,13 @@ class Example:
     style: str
     polarity: str | None
     origin: str  # file name it came from, or "corrections"
-    article: str | None = None  # the labelled article it was written in (data/articles), if any
+    article: str | None = None  # the labelled article it stands in (data/articles, real), if any
+    sentence: Sentence | None = None  # as the extractor hands it over, with its context
 
 
-def load_examples(models_dir: Path) -> list[Example]:
-    """The sentences of data/*.jsonl, then the candidate sentences of data/articles."""
+def load_examples(models_dir: Path, corpus: Path | None = None) -> list[Example]:
+    """The sentences of data/*.jsonl, then the candidate sentences of the hand-written articles
+    (data/articles) and, with a corpus, of the real training articles (real/train.jsonl)."""
     files = sorted(models_dir.glob(DATA_GLOB))
     if not files:
         raise ModelError(f"no training data in {models_dir / 'data'}")
@@ -84,33 +90,47 @@ def load_examples(models_dir: Path) -> list[Example]:
                     path.name,
                 )
             )
-    return examples + load_article_examples(models_dir / ARTICLES_DIR)
+    articles = (
+        load_articles(models_dir / ARTICLES_DIR, prefix="train")
+        if (models_dir / ARTICLES_DIR).is_dir()
+        else []
+    )
+    if corpus is not None:
+        articles += load_real(models_dir, corpus, "train")
+    return examples + article_examples(articles)
 
 
-def load_article_examples(folder: Path) -> list[Example]:
-    """The sentences of whole labelled articles that the extractor would hand to the models:
-    those naming ketamine, and in articles about it those referring back to it. Written in
-    sequence, they carry the real mix of narrative, methods and attribution around claims,
-    which isolated sentences under-represent."""
-    if not folder.is_dir():
+def article_examples(items: Sequence[LabelledArticle]) -> list[Example]:
+    """The sentences of whole labelled articles that the extractor hands to the models, as it
+    hands them over (split as it splits them, with their context), each labelled by the
+    labelled sentence it covers. Written in sequence, they carry the real mix of narrative,
+    methods and attribution around claims, which isolated sentences under-represent."""
+    if not items:
         return []
+    from monitor.extract import SentenceExtractor, build_nlp
+
+    by_id = {item.article.id: item for item in items}
+    extractor = SentenceExtractor(build_nlp(), treatment_of=lambda article: by_id[article.id].treatment)
     examples = []
-    for item in load_articles(folder, prefix="train"):
-        focused = is_about_ketamine(item.article)
-        origin = f"articles/{item.origin}.json"
-        for gold in item.gold:
-            # A title is a candidate only when it names ketamine (extract.title_sentence).
-            if not is_candidate(gold.text, focused and gold.unit == "text"):
-                continue
+    for article, sentences in extractor.extract(item.article for item in items):
+        item = by_id[article.id]
+        origin = (
+            f"articles/{item.origin}.json" if article.id.startswith("train:") else f"{REAL_DIR}/{item.origin}"
+        )
+        for sentence in sentences:
+            gold = match_gold(sentence, item.gold)
+            if gold is None or is_methods_section(sentence.section):
+                continue  # split unlike any labelled sentence, or never shown to the models
             examples.append(
                 Example(
-                    gold.text.strip(),
+                    sentence.text,
                     gold.category or NOT_A_CLAIM,
                     gold.secondary,
                     _style(item.kind, gold),
                     gold.polarity if gold.category else "neutral",
                     origin,
-                    item.article.id,
+                    article.id,
+                    sentence,
                 )
             )
     return examples
@@ -134,25 +154,63 @@ def merge_corrections(examples: list[Example], corrections: Sequence[Example]) -
 
 def data_fingerprint(models_dir: Path, corrections: Sequence[Example] = ()) -> str:
     digest = hashlib.sha256()
-    for path in sorted(models_dir.glob(DATA_GLOB)) + sorted(models_dir.glob(f"{ARTICLES_DIR}/*.json")):
-        digest.update(path.relative_to(models_dir / "data").as_posix().encode())
+    paths = sorted(models_dir.glob(DATA_GLOB)) + sorted(models_dir.glob(f"{ARTICLES_DIR}/*.json"))
+    paths += sorted(models_dir.glob(f"{REAL_DIR}/*.jsonl"))
+    for path in paths:
+        digest.update(path.relative_to(models_dir).as_posix().encode())
         digest.update(path.read_bytes())
     for c in sorted(corrections, key=lambda c: c.text):
         digest.update(json.dumps(asdict(c), sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def build_pipeline(c: float) -> Pipeline:
-    """Word and character TF-IDF and the sentence's meaning vector, then a calibrated logistic
-    regression."""
-    features = FeatureUnion(
-        [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-            ("meaning", SentenceMeaning()),
+# How much a real sentence counts against a hand-written one, per model. The hand-written data
+# is about ketamine, the real data mostly about other treatments (masked): it teaches the
+# detector what real prose around claims looks like, while the categoriser, at full weight,
+# learns other drugs' categories. Chosen on the development sets (hand-written and real) with
+# 459 real training articles: detector 0.25 (extraction F1 0.884 / 0.737, against 0.871 / 0.727
+# at 0.5); categoriser 0.3 (category macro F1 0.885 / 0.674, against 0.890 / 0.687 at 0.6 and
+# 0.881 / 0.663 at 0.15).
+REAL_WEIGHT = 0.25  # detector
+REAL_CATEGORY_WEIGHT = 0.3  # categoriser
+REAL_POLARITY_WEIGHT = 1.0  # polarity: the real labels agree with each other far more
+# Column weights of the feature blocks (model input columns: monitor.features).
+NEIGHBOUR_WEIGHT = 0.5
+MARK_WEIGHT = 1.0
+
+
+def _hashed(bits: int, **options: object) -> Pipeline:
+    """TF-IDF over hashed n-grams: no vocabulary to store, so the model file loads as arrays
+    (a 286,000-term vocabulary took ten seconds to read back). 2**16 buckets cost nothing
+    measurable against a vocabulary (real training articles, grouped CV: detector F1 0.740
+    either way at its best threshold) or against 2**17 (F1 0.735 vs 0.736 at 0.5; 2**15: 0.730),
+    and training time grows with the buckets."""
+    vectorizer = HashingVectorizer(n_features=2**bits, alternate_sign=False, norm=None, **options)
+    return Pipeline([("hash", vectorizer), ("tfidf", TfidfTransformer(sublinear_tf=True))])
+
+
+def build_features(context: bool = True) -> ColumnTransformer:
+    """Word and character TF-IDF and the meaning vector of the sentence; with context, its
+    marks (place, quotation, attribution, section) and its neighbours' words."""
+    blocks: list[tuple[str, object, int]] = [
+        ("words", _hashed(16, ngram_range=(1, 2)), 0),
+        ("chars", _hashed(16, analyzer="char_wb", ngram_range=(2, 5)), 0),
+        ("meaning", SentenceMeaning(), 0),
+    ]
+    weights = {}
+    if context:
+        blocks += [
+            ("marks", CountVectorizer(token_pattern=r"\S+", lowercase=False, binary=True), 1),
+            ("previous", _hashed(15), 2),
+            ("next", _hashed(15), 3),
         ]
-    )
-    return Pipeline([("features", features), ("model", build_model(c))])
+        weights = {"marks": MARK_WEIGHT, "previous": NEIGHBOUR_WEIGHT, "next": NEIGHBOUR_WEIGHT}
+    return ColumnTransformer(blocks, transformer_weights=weights or None, sparse_threshold=1.0)
+
+
+def build_pipeline(c: float, context: bool = True) -> Pipeline:
+    """The features, then a calibrated logistic regression."""
+    return Pipeline([("features", build_features(context)), ("model", build_model(c))])
 
 
 def build_model(c: float) -> CalibratedClassifierCV:
@@ -167,63 +225,89 @@ def build_model(c: float) -> CalibratedClassifierCV:
 
 def _drop_unused_state(pipeline: Pipeline) -> None:
     """What the vectorizers keep that prediction never reads. stop_words_ lists every n-gram
-    that min_df pruned: tens of megabytes (scikit-learn documents it as safe to delete before
-    saving)."""
-    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
-        if not isinstance(vectorizer, TfidfVectorizer):
-            continue
-        vectorizer.stop_words_ = None
-        # A cache holding id(stop_words): a memory address, different in every process, which
-        # made two trainings on the same data differ by a few bytes. Rebuilt when needed.
-        vectorizer.__dict__.pop("_stop_words_id", None)
+    that min_df pruned (scikit-learn documents it as safe to delete before saving)."""
+    for _, block, _ in pipeline.named_steps["features"].transformers_:
+        if isinstance(block, str):
+            continue  # "drop": the columns no block reads
+        steps = block.steps if isinstance(block, Pipeline) else [("", block)]
+        for _, vectorizer in steps:
+            if isinstance(vectorizer, CountVectorizer):
+                vectorizer.stop_words_ = None
+            # A cache holding id(stop_words): a memory address, different in every process,
+            # which made two trainings on the same data differ by a few bytes (hashing
+            # vectorizers keep it too). Rebuilt when needed.
+            vectorizer.__dict__.pop("_stop_words_id", None)
 
 
 @dataclass(frozen=True)
 class TrainingSets:
-    """What each model learns from, as the models see it (normalised text)."""
+    """What each model learns from, as the models see it (rows of model input)."""
 
-    texts: list[str]  # every example: the detector
+    texts: np.ndarray  # every example: the detector
     labels: np.ndarray
-    claim_texts: list[str]  # the claims: the categoriser
+    claim_texts: np.ndarray  # the claims: the categoriser
     categories: np.ndarray
-    polar_texts: list[str]  # the claims with a polarity label: the polarity model
+    polar_texts: np.ndarray  # the claims with a polarity label: the polarity model
     polarities: np.ndarray
+    groups: np.ndarray  # the article each example stands in (or its own row): for grouped folds
+    weights: np.ndarray  # how much each example counts for the detector
+    claim_weights: np.ndarray  # ... for the categoriser
+    polar_weights: np.ndarray  # ... for the polarity model
 
     @classmethod
     def of(cls, examples: Sequence[Example]) -> TrainingSets:
-        texts = [normalise(e.text) for e in examples]
-        claims = [(t, e) for t, e in zip(texts, examples, strict=True) if e.label != NOT_A_CLAIM]
-        polar = [(t, e.polarity) for t, e in claims if e.polarity in POLARITIES]
+        rows = model_rows([e.sentence or e.text for e in examples])
+        is_claim = np.array([e.label != NOT_A_CLAIM for e in examples], dtype=bool)
+        polar = np.array([e.label != NOT_A_CLAIM and e.polarity in POLARITIES for e in examples], dtype=bool)
+        real = np.array([e.origin.startswith(REAL_DIR) for e in examples], dtype=bool)
+
+        def weights(weight: float) -> np.ndarray:
+            return np.where(real, weight, 1.0)
+
         return cls(
-            texts,
+            rows,
             np.array([e.label for e in examples]),
-            [t for t, _ in claims],
-            np.array([e.label for _, e in claims]),
-            [t for t, _ in polar],
-            np.array([p for _, p in polar]),
+            rows[is_claim],
+            np.array([e.label for e in examples])[is_claim],
+            rows[polar],
+            np.array([str(e.polarity) for e in examples])[polar],
+            np.array([e.article or f"row:{i}" for i, e in enumerate(examples)]),
+            weights(REAL_WEIGHT),
+            weights(REAL_CATEGORY_WEIGHT)[is_claim],
+            weights(REAL_POLARITY_WEIGHT)[polar],
         )
 
 
-def fit_models(
-    sets: TrainingSets, build: Callable[[float], Pipeline] = build_pipeline
-) -> dict[str, Pipeline]:
-    """The detector, categoriser and polarity model, fitted on all of sets."""
-    categoriser = build(8.0).fit(sets.claim_texts, sets.categories)
+def fit_models(sets: TrainingSets, build: Callable[..., Pipeline] = build_pipeline) -> dict[str, Pipeline]:
+    """The detector, categoriser and polarity model, fitted on all of sets. The detector reads
+    the sentence in its context (a claim's shape depends on where it stands: a quotation, a
+    methods paragraph, the lead); the categoriser reads the sentence alone (on the real
+    training articles its neighbours cost category macro F1 0.69 -> 0.62)."""
+    categoriser = build(8.0, context=False).fit(
+        sets.claim_texts, sets.categories, model__sample_weight=sets.claim_weights
+    )
     # Polarity reads the same claim sentences: it shares the categoriser's fitted features,
     # so the model file holds that vocabulary once.
     features = categoriser.named_steps["features"]
+    polarity = build_model(4.0).fit(
+        features.transform(sets.polar_texts), sets.polarities, sample_weight=sets.polar_weights
+    )
     return {
         # The detector learns all five labels: "not a claim" is judged against each category
         # rather than against their union, which separates narrative from findings better.
-        "detector": build(8.0).fit(sets.texts, sets.labels),
+        "detector": build(8.0, context=True).fit(sets.texts, sets.labels, model__sample_weight=sets.weights),
         "categoriser": categoriser,
-        "polarity": Pipeline(
-            [
-                ("features", features),
-                ("model", build_model(4.0).fit(features.transform(sets.polar_texts), sets.polarities)),
-            ]
-        ),
+        "polarity": Pipeline([("features", features), ("model", polarity)]),
     }
+
+
+def fit_and_save(sets: TrainingSets, path: Path) -> str:
+    """Fit the three models on all of sets and write the model file; its version (the first 12
+    hex digits of its SHA-256), the same for the same sets in any process."""
+    models = fit_models(sets)
+    for pipeline in models.values():
+        _drop_unused_state(pipeline)
+    return artifact.save(models, path)[:12]
 
 
 @dataclass(frozen=True)
@@ -240,31 +324,42 @@ class TrainingReport:
 
 
 def train(
-    models_dir: Path, corrections: Sequence[Example] = (), folds: int = 5, jobs: int = 2
+    models_dir: Path,
+    corrections: Sequence[Example] = (),
+    folds: int = 5,
+    jobs: int = 2,
+    corpus: Path | None = None,
 ) -> TrainingReport:
     """Fit the detector, categoriser and polarity model on all the data, measure each by
-    stratified cross-validation, write the model file and its card."""
-    examples = merge_corrections(load_examples(models_dir), corrections)
+    cross-validation (folds grouped by article: no article is on both sides), write the model
+    file and its card. With a corpus, the real training articles are part of the data."""
+    examples = merge_corrections(load_examples(models_dir, corpus), corrections)
     sets = TrainingSets.of(examples)
     is_claim = sets.labels != NOT_A_CLAIM
 
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
-    claim_cv = (
-        cross_val_predict(build_pipeline(8.0), sets.texts, sets.labels, cv=splitter, n_jobs=jobs)
-        != NOT_A_CLAIM
-    )
-    category_cv = cross_val_predict(
-        build_pipeline(8.0), sets.claim_texts, sets.categories, cv=splitter, n_jobs=jobs
-    )
-    polarity_cv = cross_val_predict(
-        build_pipeline(4.0), sets.polar_texts, sets.polarities, cv=splitter, n_jobs=jobs
-    )
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=SEED)
+
+    def cross_validated(pipeline: Pipeline, rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:  # fmt: skip
+        return cross_val_predict(
+            pipeline, rows, labels, groups=groups, cv=splitter, n_jobs=jobs,
+            params={"model__sample_weight": weights},
+        )  # fmt: skip
+
+    claim_cv = cross_validated(build_pipeline(8.0), sets.texts, sets.labels, sets.groups, sets.weights)
+    claim_cv = claim_cv != NOT_A_CLAIM
+    category_cv = cross_validated(
+        build_pipeline(8.0, context=False), sets.claim_texts, sets.categories, sets.groups[is_claim],
+        sets.claim_weights,
+    )  # fmt: skip
+    polar = np.array([e.label != NOT_A_CLAIM and e.polarity in POLARITIES for e in examples], dtype=bool)
+    polarity_cv = cross_validated(
+        build_pipeline(4.0, context=False), sets.polar_texts, sets.polarities, sets.groups[polar],
+        sets.polar_weights,
+    )  # fmt: skip
     per_class = f1_score(sets.categories, category_cv, labels=list(CATEGORIES), average=None)
 
-    models = fit_models(sets)
-    for pipeline in models.values():
-        _drop_unused_state(pipeline)
-    version = artifact.save(models, models_dir / MODEL_FILE)[:12]
+    version = fit_and_save(sets, models_dir / MODEL_FILE)
     report = TrainingReport(
         version=version,
         examples=len(examples),
@@ -279,11 +374,14 @@ def train(
     card = {
         "version": version,
         "recipe": RECIPE,
+        "input": INPUT_LAYOUT,
         "data_sha256": data_fingerprint(models_dir, corrections),
         "sklearn": sklearn.__version__,
         "seed": SEED,
         "cross_validation": {k: v for k, v in asdict(report).items() if k not in ("version", "examples")},
         "examples": report.examples,
+        "real_articles": len({e.article for e in examples if e.origin.startswith(REAL_DIR)}),
+        "corpus": corpus is not None,
     }
     (models_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return report

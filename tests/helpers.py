@@ -23,6 +23,7 @@ def store_claim(
     tier: str = "news",
     confidence: float = 0.9,
     uncertain: bool = False,
+    claim_score: float = 0.9,
     **attributes: object,
 ) -> None:
     """Article n carrying one claim: `text` is both its text and the claim's sentence."""
@@ -42,7 +43,7 @@ def store_claim(
         sentence,
         category,
         confidence,
-        0.9,
+        claim_score,
         "v",
         {category: confidence},
         attributes=ClaimAttributes(**attributes),  # type: ignore[arg-type]

@@ -9,31 +9,10 @@ from monitor.attributes import (
     evidence_tier,
     hedged,
     percentages,
-    polarity,
     sample_size,
     study_type,
 )
 from monitor.records import Money
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Ketamine did not outperform midazolam at day 7.",
-        "There was no significant difference in remission between the arms (p = 0.41).",
-        "Arketamine failed to separate from placebo on the MADRS.",
-        "The spray was not superior to quetiapine on relapse.",
-    ],
-)
-def test_null_findings_are_negative_whatever_a_model_guesses(text: str) -> None:
-    assert polarity(text, model_guess="positive") == "null_or_negative"
-
-
-def test_without_a_model_rules_decide_polarity() -> None:
-    assert polarity("Response was 64% with ketamine vs 28% with midazolam.") == "positive"
-    assert polarity("NICE rejected esketamine on cost grounds.") == "null_or_negative"
-    assert polarity("Sessions take place in a quiet room.") == "neutral"
-    assert polarity("Dissociation was common.", model_guess="positive") == "positive"
 
 
 @pytest.mark.parametrize(

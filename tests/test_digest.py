@@ -147,6 +147,15 @@ def week_db(tmp_path: Path) -> Path:
             "2026-11-10T10:00:00+00:00",
         )
         add(store, 7, "Next week", "Ketamine costs fell in Ontario.", "cost", "2026-11-23T10:00:00+00:00")
+        add(
+            store,
+            8,
+            "Borderline",
+            '"Ketamine changed everything for me," she said.',
+            "efficacy",
+            "2026-11-21T11:00:00+00:00",
+            claim_score=0.55,  # only just called a claim: the category is sure, the claim is not
+        )
     return path
 
 
@@ -165,22 +174,25 @@ def test_digest_groups_orders_and_flags(week_db: Path) -> None:
     assert efficacy.claim.source == "Wire Service"  # the preprint outranks the news story
     assert efficacy.also_reported_by == (("The Ledger", "https://news.example.org/1"),)
     assert [i.claim.text for i in digest.needs_review] == [
-        "Ketamine might matter for sleep, one clinic says."
+        '"Ketamine changed everything for me," she said.',
+        "Ketamine might matter for sleep, one clinic says.",
     ]
-    assert digest.counts["efficacy"] == (2, 0) and digest.counts["duration"] == (1, 1)
+    assert digest.counts["efficacy"] == (3, 0) and digest.counts["duration"] == (1, 1)
     assert [label for label, _ in digest.history][-2:] == ["2026-W46", WEEK]
-    assert digest.total == 5
+    assert digest.total == 6
+    stricter = make_digest(week_db, mail_settings(25, review_claims_below=0.95), WEEK)
+    assert len(stricter.needs_review) == 5 and not any(stricter.sections.values())  # 6 claims, 5 items
 
 
 def test_digest_is_sent_once_with_both_parts_and_safe_content(week_db: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     settings = mail_settings(port)
     digest = make_digest(week_db, settings, WEEK)
-    assert deliver(digest, settings, week_db, ["editor@example.org"]).startswith(f"sent {WEEK} (5 claims)")
+    assert deliver(digest, settings, week_db, ["editor@example.org"]).startswith(f"sent {WEEK} (6 claims)")
     (message,) = inbox.messages
     assert (
         message["Subject"]
-        == f"Ketamine claims, week {WEEK}: 5 new (2 efficacy, 1 safety, 1 duration, 1 cost)"
+        == f"Ketamine claims, week {WEEK}: 6 new (3 efficacy, 1 safety, 1 duration, 1 cost)"
     )
     assert (
         message["From"] == "Ketamine Monitor <monitor@example.org>" and message["To"] == "editor@example.org"
@@ -291,7 +303,7 @@ def test_near_duplicates_need_different_articles(week_db: Path) -> None:
     with Store(week_db, readonly=True) as store:
         claims = store.claims_stored_between("2026-11-16", "2026-11-23")
     groups = group_near_duplicates(claims)
-    assert sorted(len(g) for g in groups) == [1, 1, 1, 2]
+    assert sorted(len(g) for g in groups) == [1, 1, 1, 1, 2]
 
 
 def test_feed_health_lists_feeds_that_failed_all_week_or_brought_nothing(week_db: Path) -> None:

@@ -15,7 +15,7 @@ from monitor.config import default_models_dir
 from monitor.evaluate import evaluate, load_eval_set
 from monitor.extract import SentenceExtractor, build_nlp
 from monitor.labelled import LabelledArticle
-from monitor.records import Prediction
+from monitor.records import Prediction, Sentence
 
 
 class Oracle:
@@ -30,11 +30,11 @@ class Oracle:
     def _label(self, text: str) -> str | None:
         return next((c for g, c in self.labels.items() if text in g or g in text), None)
 
-    def claim_probability(self, texts: Sequence[str]) -> list[float]:
-        return [1.0 if self._label(t) else 0.0 for t in texts]
+    def claim_probability(self, items: Sequence[Sentence]) -> list[float]:
+        return [1.0 if self._label(s.text) else 0.0 for s in items]
 
-    def categorise(self, texts: Sequence[str]) -> list[Prediction]:
-        labels = [self.wrong or self._label(t) or "efficacy" for t in texts]
+    def categorise(self, items: Sequence[Sentence]) -> list[Prediction]:
+        labels = [self.wrong or self._label(s.text) or "efficacy" for s in items]
         return [Prediction(c, 1.0, {c: 1.0}, self.version, "neutral", None) for c in labels]
 
 
@@ -50,7 +50,6 @@ def test_every_labelled_claim_can_be_found_and_is_scored_as_found(heldout: list[
 
 
 def test_a_wrong_category_costs_both_categories(heldout: list[LabelledArticle]) -> None:
-    # Safety, because outside depression (a distractor) only safety claims are kept.
     report = evaluate(heldout, SentenceExtractor(build_nlp()), Oracle(heldout, wrong="safety"), 0.5)  # type: ignore[arg-type]
     assert report.extraction.recall == 1.0  # found, but all filed under safety
     assert report.end_to_end["efficacy"].f1 == 0.0 and report.end_to_end["safety"].recall == 1.0

@@ -181,3 +181,43 @@ def test_a_missing_trained_pipeline_is_a_config_error() -> None:
 )
 def test_forms_and_routes(text: str, form: str | None) -> None:
     assert ketamine_form(text) == form
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Esketamine was approved by the U.S. Food and Drug Administration in 2019. It costs more.",
+            ["Esketamine was approved by the U.S. Food and Drug Administration in 2019.", "It costs more."],
+        ),
+        (
+            "Clinics opened across the U.S. Earlier, few existed.",
+            ["Clinics opened across the U.S.", "Earlier, few existed."],
+        ),
+        (
+            "Dr. R. Alvarez of the Harvard T.H. Chan School said the M.D. Anderson team agreed.",
+            ["Dr. R. Alvarez of the Harvard T.H. Chan School said the M.D. Anderson team agreed."],
+        ),
+        ("Mood rose in group B. It fell in group C.", ["Mood rose in group B.", "It fell in group C."]),
+        (
+            "The infusion was brief. (Results appear in JAMA.) Relief followed.",
+            ["The infusion was brief.", "(Results appear in JAMA.)", "Relief followed."],
+        ),
+        ("One dose and poof! the dread lifted.", ["One dose and poof! the dread lifted."]),
+        (
+            "Vitals were read every 5 min. After that, nothing.",
+            ["Vitals were read every 5 min.", "After that, nothing."],
+        ),
+        (
+            "The trial was paid for by K. Lindqvist-Moreau and Harbor Bio Inc. More news soon.",
+            ["The trial was paid for by K. Lindqvist-Moreau and Harbor Bio Inc.", "More news soon."],
+        ),
+        (
+            "The clinic is in Austin, Tex. Patients come from far.",
+            ["The clinic is in Austin, Tex.", "Patients come from far."],
+        ),
+        ("Shares of Harbor Bio Inc. rose.", ["Shares of Harbor Bio Inc. rose."]),
+    ],
+)
+def test_initials_dotted_names_and_brackets(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected

@@ -12,8 +12,9 @@ import pytest
 
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
+from monitor.labelled import load_articles
 from monitor.meaning import SentenceMeaning, encode, load_table
-from monitor.training import data_fingerprint, load_article_examples
+from monitor.training import article_examples, data_fingerprint
 
 
 def test_sentences_that_say_the_same_thing_lie_closer_than_unrelated_ones() -> None:
@@ -94,9 +95,10 @@ def test_article_rows_are_the_sentences_the_extractor_would_hand_over(tmp_path: 
         [[("Psilocybin trials are under way.", None), ("Esketamine costs $900 a month.", "cost")]],
     )
     (folder / "sample.json").write_text(json.dumps([about, passing]))
-    rows = load_article_examples(folder)
+    rows = article_examples(load_articles(folder, prefix="train"))
     # About ketamine: the title and every sentence that does not name another treatment.
-    # Mentioning it in passing: only the sentence that names it.
+    # Mentioning it in passing: only the sentence that names it. Each as the extractor hands it
+    # over, with its place in the article.
     assert [(r.text, r.label, r.style) for r in rows] == [
         ("Ketamine clinic waits grow", "none", "headline"),
         ("Infusions lifted her mood within a day, she said.", "efficacy", "news"),
@@ -105,6 +107,9 @@ def test_article_rows_are_the_sentences_the_extractor_would_hand_over(tmp_path: 
     ]
     assert {r.article for r in rows} == {"train:sample:T-news", "train:sample:T-distractor"}
     assert {r.origin for r in rows} == {"articles/sample.json"}
+    quote = rows[2].sentence
+    assert quote is not None and quote.context is not None and quote.context.quote == "inside"
+    assert quote.context.previous.startswith("Infusions lifted")
 
 
 def test_article_files_are_part_of_the_data_fingerprint(tmp_path: Path) -> None:

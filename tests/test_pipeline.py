@@ -7,7 +7,7 @@ from pathlib import Path
 
 from monitor.extract import SentenceExtractor
 from monitor.pipeline import run_once
-from monitor.records import FeedSource, FeedState, FetchResult, Prediction
+from monitor.records import FeedSource, FeedState, FetchResult, Prediction, Sentence
 from monitor.store import Store
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>
@@ -42,12 +42,12 @@ class KeywordClassifier:
 
     version = "fake-1"
 
-    def claim_probability(self, texts: Sequence[str]) -> list[float]:
-        return [0.9 if any(c.isdigit() for c in t) or "within" in t else 0.1 for t in texts]
+    def claim_probability(self, items: Sequence[Sentence]) -> list[float]:
+        return [0.9 if any(c.isdigit() for c in s.text) or "within" in s.text else 0.1 for s in items]
 
-    def categorise(self, texts: Sequence[str]) -> list[Prediction]:
+    def categorise(self, items: Sequence[Sentence]) -> list[Prediction]:
         out = []
-        for t in texts:
+        for t in (s.text for s in items):
             category = "cost" if "$" in t else "efficacy"
             out.append(Prediction(category, 0.8, {category: 0.8}, self.version))
         return out

@@ -28,7 +28,7 @@ demo: install
 	@$(BIN)/monitor classify 'Infusions cost about $$500 each and insurers rarely pay.'
 
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 reliability: install
 	$(BIN)/python -m pytest -q -m slow

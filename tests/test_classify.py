@@ -15,7 +15,16 @@ import skops.io
 from monitor.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
-from monitor.training import Example, data_fingerprint, train
+from monitor.records import CATEGORIES
+from monitor.training import (
+    Example,
+    TrainingSets,
+    data_fingerprint,
+    fit_and_save,
+    load_examples,
+    merge_corrections,
+    train,
+)
 
 
 def test_shipped_model_was_trained_on_the_shipped_data(classifier: ClaimClassifier) -> None:
@@ -57,32 +66,40 @@ def test_detector_separates_claims_from_background(classifier: ClaimClassifier) 
     assert claim > 0.5 > background
 
 
-def test_training_is_reproducible_loadable_and_learns_corrections(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
+def sample_of_the_data(folder: Path) -> list[str]:
+    """The first 24 rows of every data file: every label, a few seconds to train."""
+    (folder / "data").mkdir()
     rows = []
     for path in sorted((default_models_dir() / "data").glob("*.jsonl")):
         rows += path.read_text().splitlines()[:24]
-    (tmp_path / "data" / "sample.jsonl").write_text("\n".join(rows) + "\n")
+    (folder / "data" / "sample.jsonl").write_text("\n".join(rows) + "\n")
+    return rows
+
+
+def test_training_is_reproducible_loadable_and_takes_corrections(tmp_path: Path) -> None:
+    rows = sample_of_the_data(tmp_path)
     shipped = json.loads(rows[0])
     fix = "cost" if shipped["label"] != "cost" else "safety"
     corrections = [Example(shipped["text"], fix, None, "correction", None, "corrections")]
 
-    first = train(tmp_path, corrections, folds=2, jobs=1)
-    first_bytes = (tmp_path / MODEL_FILE).read_bytes()
+    report = train(tmp_path, corrections, folds=2, jobs=1)
+    model_bytes = (tmp_path / MODEL_FILE).read_bytes()
     card = json.loads((tmp_path / CARD_FILE).read_text())
     loaded = ClaimClassifier.load(tmp_path)
-    before = loaded.categorise(["Infusions cost $400 each."])
-    second = train(tmp_path, corrections, folds=2, jobs=1)
-    after = ClaimClassifier.load(tmp_path).categorise(["Infusions cost $400 each."])
-    assert (tmp_path / MODEL_FILE).read_bytes() == first_bytes  # bit for bit
-    # ... in another process too: nothing in the file may hold a memory address (id()).
+    assert loaded.categorise(["Infusions cost $400 each."])[0].category in CATEGORIES
+    assert loaded.version == report.version == hashlib.sha256(model_bytes).hexdigest()[:12]
+    assert report.corrections == 1 and report.examples == len(rows)  # the correction replaced its row
+    assert 0 < report.claim_f1 <= 1 and set(report.category_f1) == set(CATEGORIES)
+    assert card["version"] == report.version and card["corpus"] is False
+    assert card["data_sha256"] == data_fingerprint(tmp_path, corrections) != data_fingerprint(tmp_path)
+
+    # The same data gives the same file, bit for bit, in this process and in any other: nothing
+    # in the file may hold a memory address (id()).
+    sets = TrainingSets.of(merge_corrections(load_examples(tmp_path), corrections))
+    assert fit_and_save(sets, tmp_path / "again.skops") == report.version
+    assert (tmp_path / "again.skops").read_bytes() == model_bytes
     with zipfile.ZipFile(tmp_path / MODEL_FILE) as archive:
         assert b"_stop_words_id" not in archive.read("schema.json")
-    assert first == second
-    assert before == after
-    assert loaded.version == first.version == hashlib.sha256(first_bytes).hexdigest()[:12]
-    assert first.corrections == 1 and first.examples == len(rows)  # the correction replaced its row
-    assert card["data_sha256"] == data_fingerprint(tmp_path, corrections) != data_fingerprint(tmp_path)
 
 
 def test_bad_training_rows_are_reported_with_their_line(tmp_path: Path) -> None:

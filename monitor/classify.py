@@ -69,13 +69,12 @@ class ClaimClassifier:
         """Category scores for each sentence, assuming it is a claim about the treatment."""
         if not items:
             return []
-        texts = [item if isinstance(item, str) else item.text for item in items]
         normalised = model_rows(items)
         features = self.categoriser.named_steps["features"]
         matrix = features.transform(normalised)
         proba = self.categoriser.named_steps["model"].predict_proba(matrix)
         classes = [str(c) for c in self.categoriser.classes_]
-        polarities: list[str | None] = [None] * len(texts)
+        polarities: list[str | None] = [None] * len(items)
         if self.polarity_model is not None:
             # Training gives polarity the categoriser's fitted features (one vocabulary in the
             # file); when it does, the sentences are vectorised once for both models.

@@ -435,10 +435,16 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
             click.echo(f"{record['category']:<9} {record['confidence']:.2f}  {record['text']}")
 
 
+def _default_corpus() -> Path | None:
+    from monitor.realtext import default_corpus
+
+    return default_corpus()
+
+
 corpus_option = click.option(
     "--corpus",
     type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    default=_default_corpus,
     help="The real texts models/real points into [default: $MONITOR_CORPUS, else ../shared/corpus "
     "beside the checkout, when present].",
 )
@@ -458,10 +464,8 @@ def train(db_path: Path, corpus: Path | None) -> None:
     and the evaluation sets' scores before and after.
     """
     from monitor.evaluate import retrain_and_compare
-    from monitor.realtext import default_corpus
 
     settings = load_settings()
-    corpus = corpus or default_corpus()
     if corpus is None:
         click.echo(
             "no corpus found (../shared/corpus, $MONITOR_CORPUS or --corpus): training on the "
@@ -624,9 +628,8 @@ def evaluate(threshold: float | None, errors: Any, set_name: str, corpus: Path |
     breakdown by article kind.
     """
     from monitor.evaluate import run_evaluation
-    from monitor.realtext import default_corpus
 
-    report, text = run_evaluation(load_settings(), threshold, errors, set_name, corpus or default_corpus())
+    report, text = run_evaluation(load_settings(), threshold, errors, set_name, corpus)
     click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
 
 

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, TextIO
 from monitor.classify import ClaimClassifier
 from monitor.config import Settings
 from monitor.errors import ModelError
-from monitor.extract import SentenceExtractor, build_nlp
+from monitor.extract import build_nlp
 from monitor.features import isolated
-from monitor.labelled import GoldSentence, LabelledArticle, load_articles, match_gold
-from monitor.lexicon import KETAMINE
+from monitor.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
 from monitor.pipeline import Extractor, classify_sentences
 from monitor.realtext import load_real, read_records
 from monitor.records import CATEGORIES
@@ -85,12 +84,6 @@ def load_eval_set(models_dir: Path, name: str = "dev", corpus: Path | None = Non
             raise ModelError(f"no real development set in {models_dir / 'real'}")
         return articles
     return load_articles(models_dir / EVAL_SETS[name])
-
-
-def extractor_for(eval_set: list[LabelledArticle], nlp: Language) -> SentenceExtractor:
-    """The extractor, following in each article the treatment that article is about."""
-    treatments = {item.article.id: item.treatment for item in eval_set}
-    return SentenceExtractor(nlp, treatment_of=lambda article: treatments.get(article.id, KETAMINE))
 
 
 def evaluate(
@@ -184,18 +177,15 @@ def _classification(
     eval_set: list[LabelledArticle], classifier: ClaimClassifier
 ) -> tuple[dict[str, Scores], dict[str, dict[str, int]], dict[str, float]]:
     """The categoriser alone, on every labelled claim (what the classifier issue is judged on)."""
-    golds = [(e.kind, g) for e in eval_set for g in e.gold if g.category]
-    owner = {id(g): e for e in eval_set for g in e.gold}
-    predictions = classifier.categorise(
-        [isolated(g.text, owner[id(g)].treatment, owner[id(g)].article.id) for _, g in golds]
-    )
+    golds = [(e, g) for e in eval_set for g in e.gold if g.category]
+    predictions = classifier.categorise([isolated(g.text, e.treatment, e.article.id) for e, g in golds])
     confusion = {c: dict.fromkeys(CATEGORIES, 0) for c in CATEGORIES}
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    for (kind, gold), prediction in zip(golds, predictions, strict=True):
+    for (item, gold), prediction in zip(golds, predictions, strict=True):
         confusion[gold.category][prediction.category] += 1
-        total[kind] += 1
-        right[kind] += prediction.category == gold.category
+        total[item.kind] += 1
+        right[item.kind] += prediction.category == gold.category
     scores = {}
     for c in CATEGORIES:
         tp = confusion[c][c]

@@ -72,11 +72,17 @@ def normalise(text: str, spans: Sequence[tuple[int, int]] | None = None) -> str:
         text = text[cut:]
         spans = [(a - cut, b - cut) for a, b in spans if a >= cut]
     implicit = "" if spans else IMPLICIT_MARK
-    return _NUMBER.sub("0", mask(text, spans).lower()) + implicit
+    return _fold(text, spans) + implicit
+
+
+def _fold(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The treatment masked at spans, lower case, digits collapsed."""
+    return _NUMBER.sub("0", mask(text, spans).lower())
 
 
 def _plain(text: str) -> str:
-    return _NUMBER.sub("0", mask(text, KETAMINE.spans(text)).lower())
+    """A neighbouring sentence as the word features see it (no implicit mark)."""
+    return _fold(text, KETAMINE.spans(text))
 
 
 def context_marks(sentence: Sentence) -> str:

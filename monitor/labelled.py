@@ -10,12 +10,19 @@ offsets, so the extractor can run on it as in production.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.errors import ModelError
 from monitor.lexicon import KETAMINE, Treatment
 from monitor.records import Article, Sentence
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+    from monitor.extract import SentenceExtractor
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,15 @@ class LabelledArticle:
     gold: tuple[GoldSentence, ...]
     origin: str  # the file it came from, without ".json"
     treatment: Treatment = KETAMINE  # what the claims are about (a real story's own drug)
+
+
+def extractor_for(items: Sequence[LabelledArticle], nlp: Language) -> SentenceExtractor:
+    """The extractor, following in each labelled article the treatment that article is about
+    (ketamine in the hand-written ones, a health-news story's own drug in the real ones)."""
+    from monitor.extract import SentenceExtractor  # spaCy, only for those who extract
+
+    treatments = {item.article.id: item.treatment for item in items}
+    return SentenceExtractor(nlp, treatment_of=lambda article: treatments.get(article.id, KETAMINE))
 
 
 def match_gold(

@@ -28,7 +28,7 @@ from monitor import artifact
 from monitor.classify import CARD_FILE, INPUT_LAYOUT, MODEL_FILE, NOT_A_CLAIM
 from monitor.errors import ModelError
 from monitor.features import model_rows, normalise
-from monitor.labelled import GoldSentence, LabelledArticle, load_articles, match_gold
+from monitor.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
 from monitor.lexicon import is_methods_section
 from monitor.meaning import SentenceMeaning
 from monitor.realtext import REAL_DIR, load_real
@@ -107,10 +107,10 @@ def article_examples(items: Sequence[LabelledArticle]) -> list[Example]:
     methods and attribution around claims, which isolated sentences under-represent."""
     if not items:
         return []
-    from monitor.extract import SentenceExtractor, build_nlp
+    from monitor.extract import build_nlp
 
     by_id = {item.article.id: item for item in items}
-    extractor = SentenceExtractor(build_nlp(), treatment_of=lambda article: by_id[article.id].treatment)
+    extractor = extractor_for(items, build_nlp())
     examples = []
     for article, sentences in extractor.extract(item.article for item in items):
         item = by_id[article.id]
@@ -250,6 +250,8 @@ class TrainingSets:
     polar_texts: np.ndarray  # the claims with a polarity label: the polarity model
     polarities: np.ndarray
     groups: np.ndarray  # the article each example stands in (or its own row): for grouped folds
+    claim_groups: np.ndarray  # ... of each claim
+    polar_groups: np.ndarray  # ... of each claim with a polarity label
     weights: np.ndarray  # how much each example counts for the detector
     claim_weights: np.ndarray  # ... for the categoriser
     polar_weights: np.ndarray  # ... for the polarity model
@@ -264,14 +266,18 @@ class TrainingSets:
         def weights(weight: float) -> np.ndarray:
             return np.where(real, weight, 1.0)
 
+        labels = np.array([e.label for e in examples])
+        groups = np.array([e.article or f"row:{i}" for i, e in enumerate(examples)])
         return cls(
             rows,
-            np.array([e.label for e in examples]),
+            labels,
             rows[is_claim],
-            np.array([e.label for e in examples])[is_claim],
+            labels[is_claim],
             rows[polar],
             np.array([str(e.polarity) for e in examples])[polar],
-            np.array([e.article or f"row:{i}" for i, e in enumerate(examples)]),
+            groups,
+            groups[is_claim],
+            groups[polar],
             weights(REAL_WEIGHT),
             weights(REAL_CATEGORY_WEIGHT)[is_claim],
             weights(REAL_POLARITY_WEIGHT)[polar],
@@ -335,7 +341,6 @@ def train(
     file and its card. With a corpus, the real training articles are part of the data."""
     examples = merge_corrections(load_examples(models_dir, corpus), corrections)
     sets = TrainingSets.of(examples)
-    is_claim = sets.labels != NOT_A_CLAIM
 
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=SEED)
 
@@ -349,12 +354,11 @@ def train(
     claim_cv = cross_validated(build_pipeline(8.0), sets.texts, sets.labels, sets.groups, sets.weights)
     claim_cv = claim_cv != NOT_A_CLAIM
     category_cv = cross_validated(
-        build_pipeline(8.0, context=False), sets.claim_texts, sets.categories, sets.groups[is_claim],
+        build_pipeline(8.0, context=False), sets.claim_texts, sets.categories, sets.claim_groups,
         sets.claim_weights,
     )  # fmt: skip
-    polar = np.array([e.label != NOT_A_CLAIM and e.polarity in POLARITIES for e in examples], dtype=bool)
     polarity_cv = cross_validated(
-        build_pipeline(4.0, context=False), sets.polar_texts, sets.polarities, sets.groups[polar],
+        build_pipeline(4.0, context=False), sets.polar_texts, sets.polarities, sets.polar_groups,
         sets.polar_weights,
     )  # fmt: skip
     per_class = f1_score(sets.categories, category_cv, labels=list(CATEGORIES), average=None)
@@ -365,7 +369,7 @@ def train(
         examples=len(examples),
         corrections=len(corrections),
         label_counts=dict(sorted(Counter(e.label for e in examples).items())),
-        claim_f1=round(float(f1_score(is_claim, claim_cv)), 4),
+        claim_f1=round(float(f1_score(sets.labels != NOT_A_CLAIM, claim_cv)), 4),
         category_macro_f1=round(float(np.mean(per_class)), 4),
         category_f1={c: round(float(f), 4) for c, f in zip(CATEGORIES, per_class, strict=True)},
         polarity_accuracy=round(float(np.mean(polarity_cv == sets.polarities)), 4),

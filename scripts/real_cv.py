@@ -25,8 +25,9 @@ from sklearn.model_selection import GroupKFold
 from monitor import training
 from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
-from monitor.evaluate import evaluate, extractor_for, segmentation
+from monitor.evaluate import evaluate, segmentation
 from monitor.extract import build_nlp
+from monitor.labelled import extractor_for
 from monitor.realtext import default_corpus, load_real
 from monitor.records import Prediction, Sentence
 from monitor.training import Example, TrainingSets, article_examples, fit_models, load_examples

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from monitor import __version__
-from monitor.config import default_db_path, default_feeds_path, load_settings
+from monitor.config import FULL_TEXT_MODES, default_db_path, default_feeds_path, load_settings
 from monitor.errors import MonitorError
 from monitor.records import (
     CATEGORIES,
@@ -303,7 +303,7 @@ def feeds_list(feeds_path: Path, db_path: Path, as_json: bool) -> None:
     """List the feeds with their health (from the database)."""
     from monitor.feeds import list_feeds
 
-    listings = list_feeds(feeds_path, db_path)
+    listings = list_feeds(feeds_path, db_path, load_settings().full_text)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(f) for f in listings], indent=1))
         return
@@ -315,13 +315,20 @@ def feeds_list(feeds_path: Path, db_path: Path, as_json: bool) -> None:
 @feeds.command("add")
 @click.argument("url")
 @click.option("--comment", default=None, help="A comment line to put above it.")
+@click.option(
+    "--full-text",
+    type=click.Choice(FULL_TEXT_MODES),
+    default=None,
+    help="Read the page behind its items: auto (summary-only items about ketamine), always, never "
+    "[default: the full_text setting].",
+)
 @feeds_option
 @handle_errors
-def feeds_add(url: str, comment: str | None, feeds_path: Path) -> None:
+def feeds_add(url: str, comment: str | None, full_text: str | None, feeds_path: Path) -> None:
     """Add a feed (URL or path) to the end of feeds.txt."""
     from monitor.feeds import add_feed
 
-    click.echo(f"added {add_feed(feeds_path, url, comment)} to {feeds_path}")
+    click.echo(f"added {add_feed(feeds_path, url, comment, full_text)} to {feeds_path}")
 
 
 @feeds.command("remove")
@@ -411,6 +418,33 @@ def search(query: str, db_path: Path, fmt: str, **filters: Any) -> None:
 
     results = search_claims(db_path, query, make_filter(**filters))
     write_search(results, fmt, sys.stdout)
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
+@click.option(
+    "--claims", "with_claims", is_flag=True, help="Also extract and classify the claims it would store."
+)
+@handle_errors
+def article(urls: tuple[str, ...], fmt: str, with_claims: bool) -> None:
+    """Fetch article pages as a pass would and print what the monitor would read.
+
+    Obeys robots.txt and the same User-Agent, timeouts, size cap and redirect limit as a
+    pass. For each URL: the status (ok, robots, paywall, too_short, unresolved, error with
+    the reason), the final URL, title, date and main text; --format jsonl prints one JSON
+    object per URL. Exits 1 when no page could be read.
+    """
+    from monitor.pipeline import read_configured
+
+    results = read_configured(urls, load_settings(), with_claims)
+    for page, claims in results:
+        if fmt == "jsonl":
+            click.echo(json.dumps(page_record(page, claims if with_claims else None), ensure_ascii=False))
+        else:
+            click.echo(format_page(page, claims if with_claims else None))
+    if not any(page.ok for page, _ in results):
+        sys.exit(1)
 
 
 @cli.command()
@@ -647,7 +681,41 @@ def feed_health_line(f: Any) -> str:
         parts.append(f"410 Gone since {f.gone_since[:10]}: remove it from feeds.txt")
     if f.next_attempt:
         parts.append(f"next try after {f.next_attempt}")
+    parts.append(f"full text {f.full_text}")
+    if f.pages:
+        from monitor.pages import page_counts_text
+
+        parts.append(f"article pages: {page_counts_text(f.pages)}")
+        if f.pages.get("unresolved"):
+            parts.append("its links need scripts to reach the publisher: summaries are read instead")
     return "; ".join(parts)
+
+
+def page_record(page: Any, claims: list[Any] | None) -> dict[str, Any]:
+    from monitor.pages import page_json
+
+    record = page_json(page)
+    if claims is not None:
+        record["claims"] = [
+            {"text": c.sentence.text, "category": c.category, "confidence": round(c.confidence, 4),
+             "claim_score": round(c.claim_score, 4), "unit": c.sentence.unit}
+            for c in claims
+        ]  # fmt: skip
+    return record
+
+
+def format_page(page: Any, claims: list[Any] | None) -> str:
+    lines = [f"== {page.url}", f"status: {page.status}" + (f" ({page.reason})" if page.reason else "")]
+    if page.final_url and page.final_url != page.url:
+        lines.append(f"final url: {page.final_url}")
+    lines.append(f"title: {page.title or '-'}")
+    lines.append(f"published: {page.published.isoformat(timespec='seconds') if page.published else '-'}")
+    if page.text:
+        lines += ["", page.text]
+    if claims is not None:
+        lines += ["", f"claims: {len(claims)}"]
+        lines += [f"  [{c.category} {c.confidence:.2f}] {c.sentence.text}" for c in claims]
+    return "\n".join(lines) + "\n"
 
 
 def _progress_printer() -> Callable[[str, int, int], None]:
@@ -663,6 +731,10 @@ def format_summary(summary: RunSummary, db_path: Path) -> str:
     lines = [f"feeds: {summary.feeds_ok} ok, {summary.feeds_failed} failed"]
     lines += [f"  failed {f.url}: {f.error}" for f in summary.feeds if not f.ok]
     lines.append(f"new articles: {summary.new_articles}")
+    if summary.pages:
+        from monitor.pages import page_counts_text
+
+        lines.append(f"article pages: {page_counts_text(summary.pages)}")
     total = sum(summary.new_claims.values())
     per = ", ".join(f"{c} {n}" for c, n in summary.new_claims.items())
     lines.append(f"new claims: {total} ({per})")

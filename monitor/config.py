@@ -7,6 +7,7 @@ config file, built-in default.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -19,6 +20,10 @@ from monitor.errors import ConfigError
 from monitor.records import FeedSource
 
 APP_NAME = "ketamine-monitor"
+# When to read the web page an item links to (Settings.full_text, or full_text= after a feed's
+# URL in feeds.txt): "auto" for short summaries that name ketamine, "always" for every new item.
+FULL_TEXT_MODES = ("auto", "always", "never")
+OPTION_RE = re.compile(r"^[a-z_]+=\S*$")
 PROJECT_URL = "https://github.com/ketamine-claim-monitor/monitor"
 
 
@@ -75,6 +80,9 @@ class Settings:
     concurrency: int = 64  # hosts fetched at once (one request at a time per host)
     max_seconds: float = 120.0  # a whole response must arrive within this
     host_delay: float = 1.0  # seconds between two requests to the same host
+    max_redirects: int = 5  # redirects followed for a feed or a page, no more
+    full_text: str = "auto"  # read the page behind summary-only ketamine items: auto | always | never
+    page_attempts: int = 3  # a page that fails is tried again on later passes, this many times in all
     backoff_cap_hours: float = 24.0  # a failing feed is retried at most this far apart
     claim_threshold: float = 0.5  # claim-detector probability above which a sentence is a claim
     uncertain_below: float = 0.6  # category probability below which a claim is flagged uncertain
@@ -151,6 +159,9 @@ def _from_environment(settings: Settings) -> Settings:
             except ValueError:
                 raise ConfigError(f"{variable} must be {kind.__name__}, got {value!r}") from None
     settings = replace(settings, **updates)
+    if settings.full_text not in FULL_TEXT_MODES:
+        modes = ", ".join(FULL_TEXT_MODES)
+        raise ConfigError(f"full_text must be one of {modes}, not {settings.full_text!r}")
     if settings.smtp_security not in ("starttls", "ssl", "none"):
         raise ConfigError(f"smtp_security must be starttls, ssl or none, not {settings.smtp_security!r}")
     return settings
@@ -179,16 +190,39 @@ def read_feeds(path: Path) -> list[FeedSource]:
     sources: list[FeedSource] = []
     seen: set[str] = set()
     for number, raw in enumerate(lines, start=1):
-        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
-        if not line:
+        try:
+            parts = feed_line(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}:{number}: {exc}") from None
+        if parts is None:
             continue
-        url = normalise_feed_location(line, base=path.parent)
+        location, options = parts
+        url = normalise_feed_location(location, base=path.parent)
         if url is None:
-            raise ConfigError(f"{path}:{number}: not a URL or path: {line!r}")
+            raise ConfigError(f"{path}:{number}: not a URL or path: {location!r}")
         if url not in seen:
             seen.add(url)
-            sources.append(FeedSource(url=url, line=number))
+            sources.append(FeedSource(url=url, line=number, full_text=options.get("full_text")))
     return sources
+
+
+def feed_line(raw: str) -> tuple[str, dict[str, str]] | None:
+    """A feeds.txt line: its location and its options ("URL full_text=always  # comment"), or
+    None for a blank or comment line. Options are key=value words after the location."""
+    if raw.lstrip().startswith("#"):
+        return None
+    words = raw.split(" #", 1)[0].split()
+    if not words:
+        return None
+    options: dict[str, str] = {}
+    while len(words) > 1 and OPTION_RE.match(words[-1]):  # a URL has no spaces; a path may
+        key, _, value = words.pop().partition("=")
+        if key != "full_text" or value not in FULL_TEXT_MODES:
+            raise ConfigError(
+                f"unknown feed option {key}={value} (known: full_text={'|'.join(FULL_TEXT_MODES)})"
+            )
+        options[key] = value
+    return " ".join(words), options
 
 
 def normalise_feed_location(text: str, base: Path) -> str | None:

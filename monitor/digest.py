@@ -104,6 +104,7 @@ def build_digest(
         needs_review=tuple(sorted(review, key=_strength)),
         feed_health=tuple(store.feed_health(_iso(week.start), _iso(week.end))),
         base_url=base_url,
+        full_text=tuple(store.page_counts_by_feed_title(_iso(week.start), _iso(week.end))),
     )
 
 

@@ -288,11 +288,12 @@ class SentenceExtractor:
         treatments = [self.treatment_of(article) for article in articles]
         units = []
         for index, (article, treatment) in enumerate(zip(articles, treatments, strict=True)):
-            if not (treatment.mentioned_in(article.title) or treatment.mentioned_in(article.text)):
+            body = article.body  # the page's main text when it was read, else the feed's text
+            if not (treatment.mentioned_in(article.title) or treatment.mentioned_in(body)):
                 continue
             focused = is_about_ketamine(article, treatment)
-            if article.text and (focused or treatment.mentioned_in(article.text)):
-                units.append((index, article.text, focused))
+            if body and (focused or treatment.mentioned_in(body)):
+                units.append((index, body, focused))
         found: dict[int, list[Sentence]] = {i: [] for i in range(len(articles))}
         for index, article in enumerate(articles):
             title = title_sentence(article, treatments[index])
@@ -300,7 +301,8 @@ class SentenceExtractor:
                 found[index].append(title)
         docs = self.nlp.pipe((text for _, text, _ in units), batch_size=self.batch_size)
         for (index, _, focused), doc in zip(units, docs, strict=True):
-            found[index].extend(candidates(doc, articles[index].id, focused, treatments[index]))
+            article = articles[index]
+            found[index].extend(candidates(doc, article.id, focused, treatments[index], article.body_unit))
         for index, article in enumerate(articles):
             yield article, found[index]
 
@@ -313,7 +315,7 @@ def title_sentence(article: Article, treatment: Treatment = KETAMINE) -> Sentenc
     spans = [(a, b) for a, b in treatment.spans(title) if start <= a and b <= end]
     if not spans or end <= start:
         return None
-    lead = article.text.split("\n\n", 1)[0][:400]
+    lead = article.body.split("\n\n", 1)[0][:400]
     context = SentenceContext(
         next=mask(lead, treatment.spans(lead)),
         quote=_quote_state(title[start:end], False),
@@ -354,7 +356,7 @@ def sentence_spans(doc: Doc) -> list[_Span]:
 
 
 def candidates(
-    doc: Doc, article_id: str, focused: bool, treatment: Treatment = KETAMINE
+    doc: Doc, article_id: str, focused: bool, treatment: Treatment = KETAMINE, unit: str = "text"
 ) -> Iterator[Sentence]:
     text = doc.text
     mentions = treatment.spans(text)
@@ -387,7 +389,7 @@ def candidates(
         yield Sentence(
             article_id=article_id,
             text=sentence_text,
-            unit="text",
+            unit=unit,
             start=span.start,
             end=span.end,
             mentions=tuple(text[a:b] for a, b in inside),

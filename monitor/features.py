@@ -95,7 +95,7 @@ def context_marks(sentence: Sentence) -> str:
     if context is None:
         marks.append("__isolated__")
     else:
-        if sentence.unit == "text":
+        if sentence.unit != "title":  # the feed's text or the page's: the same marks
             if context.paragraph == 0 and context.in_paragraph == 0:
                 marks.append("__lead__")
             marks.append(f"__paragraph_{min(context.paragraph, 3)}__")

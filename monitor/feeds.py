@@ -4,14 +4,14 @@ health, add, remove (comments kept), check now without storing, OPML in and out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from monitor.config import Settings, normalise_feed_location, read_feeds
+from monitor.config import Settings, feed_line, normalise_feed_location, read_feeds
 from monitor.errors import ConfigError, FeedError
 from monitor.fetch import HttpFetcher
 from monitor.lexicon import mentions_ketamine
@@ -36,6 +36,8 @@ class FeedListing:
     moved_to: str | None = None
     gone_since: str | None = None
     next_attempt: str | None = None
+    full_text: str = "auto"  # its full_text= option, else the configured default
+    pages: dict[str, int] = field(default_factory=dict)  # article pages fetched for its items, by status
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,14 @@ class FeedCheck:
     seconds: float
 
 
-def list_feeds(feeds_path: Path, db_path: Path) -> list[FeedListing]:
+def list_feeds(feeds_path: Path, db_path: Path, full_text: str = "auto") -> list[FeedListing]:
     sources = read_feeds(feeds_path)
     known: dict[str, dict] = {}
+    pages: dict[str, dict[str, int]] = {}
     if db_path.exists():
         with Store(db_path, readonly=True) as store:
             known = {row["url"]: row for row in store.feeds_overview()}
+            pages = store.page_counts()
     listings = []
     for source in sources:
         row = known.get(source.url, {})
@@ -83,12 +87,16 @@ def list_feeds(feeds_path: Path, db_path: Path) -> list[FeedListing]:
                 row.get("moved_to"),
                 row.get("gone_since"),
                 row.get("next_attempt"),
+                source.full_text or full_text,
+                pages.get(source.url, {}),
             )
         )
     return listings
 
 
-def add_feed(feeds_path: Path, location: str, comment: str | None = None) -> str:
+def add_feed(
+    feeds_path: Path, location: str, comment: str | None = None, full_text: str | None = None
+) -> str:
     url = normalise_feed_location(location, base=feeds_path.parent)
     if url is None:
         raise ConfigError(f"not a URL or path: {location!r}")
@@ -100,7 +108,7 @@ def add_feed(feeds_path: Path, location: str, comment: str | None = None) -> str
         text += "\n"
     if comment:
         text += f"# {' '.join(comment.split())}\n"
-    text += location.strip() + "\n"
+    text += location.strip() + (f" full_text={full_text}" if full_text else "") + "\n"
     feeds_path.write_text(text, encoding="utf-8")
     return url
 
@@ -111,12 +119,8 @@ def remove_feed(feeds_path: Path, location: str) -> int:
     lines = feeds_path.read_text(encoding="utf-8").splitlines(keepends=True)
     kept, removed = [], 0
     for line in lines:
-        content = line.split(" #", 1)[0].strip()
-        if (
-            content
-            and not content.startswith("#")
-            and (normalise_feed_location(content, base=feeds_path.parent) == target)
-        ):
+        parts = feed_line(line)
+        if parts is not None and normalise_feed_location(parts[0], base=feeds_path.parent) == target:
             removed += 1
             continue
         kept.append(line)

@@ -1,11 +1,15 @@
 """The only module that talks to the network (and reads feed files from disk).
 
-Feeds are fetched concurrently by a bounded thread pool over one shared httpx
-client. A failing feed becomes a FetchResult with an error; it never raises.
+Feeds, and the article pages behind summary-only items, are fetched concurrently by a
+bounded thread pool over one shared httpx client, one request at a time per host and
+`host_delay` apart (feeds and pages of one host share that courtesy). Pages also obey the
+host's robots.txt. A failing feed or page becomes a result with an error; it never raises.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -13,12 +17,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse, urlsplit
 
 import httpx
 
 from monitor.config import Settings
-from monitor.records import FeedSource, FeedState, FetchResult
+from monitor.records import FeedSource, FeedState, FetchResult, PageFetch
+
+if TYPE_CHECKING:
+    from protego import Protego
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -33,6 +41,10 @@ FILE_TYPES = {
     ".rdf": "application/rdf+xml",
     ".xml": "application/xml",
 }
+
+
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+ROBOTS_MAX_BYTES = 500_000  # Google reads the first 500 KiB of a robots.txt, and so do we
 
 
 class TooLarge(Exception):
@@ -52,10 +64,13 @@ class HttpFetcher:
             headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
             timeout=httpx.Timeout(settings.timeout),
             follow_redirects=True,
-            max_redirects=5,
+            max_redirects=settings.max_redirects,
             limits=httpx.Limits(max_connections=settings.concurrency * 2),
             transport=transport,
         )
+        self._hosts = _HostCourtesy(settings.host_delay)
+        self._robots: dict[str, _Robots] = {}
+        self._robots_lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
@@ -83,16 +98,7 @@ class HttpFetcher:
                 yield from future.result()
 
     def _fetch_host(self, sources: list[FeedSource], states: Mapping[str, FeedState]) -> list[FetchResult]:
-        results: list[FetchResult] = []
-        asked = False  # has this host been sent a request yet?
-        for source in sources:
-            state = states.get(source.url)
-            if asked and _skip_reason(state) is None and not source.url.startswith("file:"):
-                time.sleep(self.settings.host_delay)  # polite to one server: pause between requests
-            result = self.fetch(source, state)
-            asked = asked or not result.skipped
-            results.append(result)
-        return results
+        return [self.fetch(source, states.get(source.url)) for source in sources]
 
     def fetch(self, source: FeedSource, state: FeedState | None = None) -> FetchResult:
         skip = _skip_reason(state)
@@ -100,8 +106,11 @@ class HttpFetcher:
             return FetchResult(source=source, skipped=skip)
         started = time.monotonic()
         try:
-            local = source.url.startswith("file:")
-            result = self._read_file(source) if local else self._get(source, state)
+            if source.url.startswith("file:"):
+                result = self._read_file(source)
+            else:
+                with self._hosts.turn(urlsplit(source.url).netloc):  # polite to one server
+                    result = self._get(source, state)
         except TooLarge:
             result = FetchResult(source=source, error=f"response larger than {self.settings.max_bytes} bytes")
         except TooSlow:
@@ -155,6 +164,122 @@ class HttpFetcher:
                 last_modified=response.headers.get("last-modified"),
             )
 
+    # -- article pages -----------------------------------------------------------
+
+    def fetch_pages(self, urls: Iterable[str]) -> Iterator[PageFetch]:
+        """Yield one PageFetch per URL, in completion order: hosts concurrently, one host's pages
+        one after another (after its robots.txt, read once per host and fetcher)."""
+        by_host: dict[str, list[str]] = {}
+        for url in dict.fromkeys(urls):
+            by_host.setdefault(urlsplit(url).netloc, []).append(url)
+        if not by_host:
+            return
+        workers = max(1, min(self.settings.concurrency, len(by_host)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page") as pool:
+            futures = [pool.submit(self._fetch_host_pages, group) for group in by_host.values()]
+            for future in as_completed(futures):
+                yield from future.result()
+
+    def _fetch_host_pages(self, urls: list[str]) -> list[PageFetch]:
+        return [self.fetch_page(url) for url in urls]
+
+    def fetch_page(self, url: str) -> PageFetch:
+        """One article page, as a pass reads it: http(s) only (or a local file), robots.txt
+        obeyed, the feeds' size cap, timeouts and redirect limit. Never raises."""
+        started = time.monotonic()
+        scheme = urlsplit(url).scheme.lower()
+        try:
+            if scheme == "file":
+                result = self._read_page_file(url)
+            elif scheme not in ("http", "https"):
+                result = PageFetch(url, error=f"not an http(s) link ({scheme or 'no scheme'})")
+            else:
+                result = self._get_page(url)
+        except TooLarge:
+            result = PageFetch(url, error=f"page larger than {self.settings.max_bytes} bytes")
+        except TooSlow:
+            result = PageFetch(
+                url, error=f"page not complete after {self.settings.max_seconds:g}s", transient=True
+            )
+        except httpx.TimeoutException:
+            result = PageFetch(url, error=f"timed out after {self.settings.timeout:g}s", transient=True)
+        except httpx.TooManyRedirects:
+            result = PageFetch(url, error=f"more than {self.settings.max_redirects} redirects")
+        except httpx.HTTPError as exc:
+            transient = isinstance(exc, httpx.TransportError)
+            result = PageFetch(url, error=f"{type(exc).__name__}: {exc}".rstrip(": "), transient=transient)
+        except OSError as exc:
+            result = PageFetch(url, error=exc.strerror or str(exc))
+        return replace(result, elapsed=time.monotonic() - started)
+
+    def _get_page(self, url: str) -> PageFetch:
+        refused = self._refused(url)
+        if refused:
+            return PageFetch(url, refused=refused)
+        deadline = time.monotonic() + self.settings.max_seconds
+        with (
+            self._hosts.turn(urlsplit(url).netloc),
+            self.client.stream("GET", url, headers={"Accept": PAGE_ACCEPT}) as response,
+        ):
+            final_url = str(response.url)
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            common = dict(url=url, final_url=final_url, status=response.status_code, headers=headers)
+            if response.status_code >= 400:
+                reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                transient = response.status_code >= 500 or response.status_code == 429
+                return PageFetch(**common, error=reason, transient=transient)
+            body = _read_capped(response.iter_bytes(), self.settings.max_bytes, deadline)
+        # Redirected to another host: that host's robots.txt has its say too.
+        if urlsplit(final_url).netloc != urlsplit(url).netloc:
+            refused = self._refused(final_url)
+            if refused:
+                return PageFetch(url, final_url=final_url, refused=refused)
+        return PageFetch(**common, content=body)
+
+    def _refused(self, url: str) -> str | None:
+        """The robots.txt rule that refuses this URL to our User-Agent, if any."""
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            robots = self._robots.setdefault(host, _Robots())
+        with robots.lock:  # one read per host, whichever page asks first
+            if not robots.read:
+                robots.rules, robots.unavailable = self._read_robots(host)
+                robots.read = True
+        if robots.unavailable:
+            return f"{host}/robots.txt could not be read ({robots.unavailable}): not fetching pages there"
+        if robots.rules is not None and not robots.rules.can_fetch(url, self.settings.user_agent):
+            return f"disallowed by {host}/robots.txt"
+        return None
+
+    def _read_robots(self, host: str) -> tuple[Protego | None, str | None]:
+        """(rules, None), (None, None) for no rules, or (None, why) when the server failed: as
+        Google reads it, a 4xx means no rules, a 5xx or no answer means keep out for now."""
+        from protego import Protego
+
+        try:
+            with (
+                self._hosts.turn(urlsplit(host).netloc),
+                self.client.stream("GET", f"{host}/robots.txt", headers={"Accept": "text/plain"}) as response,
+            ):
+                if 400 <= response.status_code < 500 and response.status_code != 429:
+                    return None, None
+                if response.status_code >= 400:
+                    return None, f"HTTP {response.status_code}"
+                body = _read_capped(response.iter_bytes(), ROBOTS_MAX_BYTES * 4, time.monotonic() + 30)
+        except TooLarge:
+            return None, "larger than 2 MB"
+        except (httpx.HTTPError, TooSlow, OSError) as exc:
+            return None, type(exc).__name__
+        return Protego.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")), None
+
+    def _read_page_file(self, url: str) -> PageFetch:
+        """A page beside a local feed (the examples): read as a server would send it."""
+        path = Path(unquote(urlparse(url).path))
+        with path.open("rb") as handle:
+            body = _read_capped(iter(lambda: handle.read(65536), b""), self.settings.max_bytes)
+        return PageFetch(url, final_url=url, status=200, content=body, headers={"content-type": "text/html"})
+
     def _read_file(self, source: FeedSource) -> FetchResult:
         path = Path(unquote(urlparse(source.url).path))
         with path.open("rb") as handle:
@@ -164,6 +289,40 @@ class HttpFetcher:
         kind = FILE_TYPES.get(path.suffix.lower())
         headers = {"content-type": kind} if kind else {}
         return FetchResult(source=source, status=200, content=body, headers=headers, final_url=source.url)
+
+
+class _Robots:
+    """One host's robots.txt, read once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.read = False
+        self.rules: Protego | None = None  # None: no rules
+        self.unavailable: str | None = None
+
+
+class _HostCourtesy:
+    """One request at a time per host, `delay` seconds apart: feeds, pages and robots.txt of a
+    host all take their turn here, whichever thread asks."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._hosts: dict[str, tuple[threading.Lock, list[float]]] = {}
+
+    @contextlib.contextmanager
+    def turn(self, host: str) -> Iterator[None]:
+        with self._lock:
+            lock, last = self._hosts.setdefault(host.lower(), (threading.Lock(), []))
+        with lock:
+            if last:
+                wait = last[0] + self.delay - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            try:
+                yield
+            finally:
+                last[:] = [time.monotonic()]
 
 
 def _read_capped(chunks: Iterable[bytes], limit: int, deadline: float | None = None) -> bytes:

@@ -163,7 +163,7 @@ def is_about_ketamine(article: Article, treatment: Treatment = KETAMINE) -> bool
     "esketamine (Spravato), a ketamine derivative" once is still a round-up.)"""
     if treatment.mentioned_in(article.title):
         return True
-    paragraphs = article.text.split("\n\n")
+    paragraphs = article.body.split("\n\n")
     ketamine = sum(1 for p in paragraphs if treatment.mentioned_in(p))
     others = sum(1 for p in paragraphs if OTHER_TREATMENT_RE.search(p))
     return ketamine >= 3 or (ketamine >= 2 and ketamine > others)

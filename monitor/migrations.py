@@ -364,3 +364,34 @@ def m012_browser_search(db: sqlite_utils.Database) -> None:
         WHERE claims.category != 'none';
         """,
     )
+
+
+@migration
+def m013_article_pages(db: sqlite_utils.Database) -> None:
+    """Both texts of an article: the feed's (articles.text, as before) and the main text of the
+    page it links to, with where and how that page was read. Claims read from the page have
+    unit 'page': their offsets point into page_text."""
+    run_statements(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN page_text TEXT
+            /* main text of the linked page (trafilatura), paragraphs separated by a blank line;
+               NULL unless page_status is 'ok' */;
+        ALTER TABLE articles ADD COLUMN page_url TEXT
+            /* the page's address after redirects */;
+        ALTER TABLE articles ADD COLUMN page_status TEXT
+            /* ok, robots, paywall, too_short, unresolved or error; NULL: no page was wanted */;
+        ALTER TABLE articles ADD COLUMN page_reason TEXT
+            /* why the page is not read: the robots.txt, the HTTP error, the paywall */;
+        ALTER TABLE articles ADD COLUMN page_attempts INTEGER NOT NULL DEFAULT 0
+            /* page fetches made */;
+        ALTER TABLE articles ADD COLUMN page_fetched TEXT
+            /* ISO time of the last page fetch, UTC */;
+        ALTER TABLE articles ADD COLUMN page_retry TEXT
+            /* after a transient failure (timeout, 5xx): try the page again from this ISO time, UTC
+               (1 h, then 2 h, 4 h ... up to page_attempts); NULL: no retry */;
+        ALTER TABLE articles ADD COLUMN feed_content INTEGER NOT NULL DEFAULT 0
+            /* 1 when the feed item carried full content (content:encoded, Atom content) */;
+        CREATE INDEX articles_page_retry ON articles(page_retry) WHERE page_retry IS NOT NULL;
+        """,
+    )

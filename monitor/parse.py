@@ -129,7 +129,7 @@ def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | No
     text = html_to_text(_best_body(entry))
     if not title and not text:
         return None
-    link = entry.get("link") or None
+    link = _local_link(entry.get("link") or None)
     guid = entry.get("id") or None
     doi = find_doi(entry)
     publisher = entry.get("source", {}).get("title") if isinstance(entry.get("source"), dict) else None
@@ -147,6 +147,7 @@ def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | No
         doi=doi,
         guid=guid,
         authors=_authors(entry),
+        feed_content=_has_content(entry),
     )
 
 
@@ -256,6 +257,18 @@ def _best_body(entry: Any) -> str:
     if contents:
         return max(contents, key=len)
     return entry.get("summary", "") or entry.get("description", "") or ""
+
+
+def _local_link(link: str | None) -> str | None:
+    """feedparser resolves a relative link in a local feed to "file://dir/page" (the first folder
+    read as a host); it is "file:///dir/page"."""
+    if link and link.startswith("file://") and not link.startswith("file:///"):
+        return "file:///" + link.removeprefix("file://")
+    return link
+
+
+def _has_content(entry: Any) -> bool:
+    return any(c.get("value") for c in entry.get("content", []) or [])
 
 
 def _text(value: str) -> str:

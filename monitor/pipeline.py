@@ -18,6 +18,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from monitor.attributes import describe
 from monitor.config import Settings, read_feeds
@@ -25,6 +26,7 @@ from monitor.errors import ConfigError, FeedError
 from monitor.fetch import HttpFetcher
 from monitor.lexicon import is_methods_section, ketamine_form
 from monitor.lock import PassLock
+from monitor.pages import PageFetcher, read_page, read_pages, wanted_by
 from monitor.parse import parse_feed
 from monitor.records import (
     CATEGORIES,
@@ -34,6 +36,7 @@ from monitor.records import (
     FeedSource,
     FeedState,
     FetchResult,
+    Page,
     ParsedFeed,
     Prediction,
     RunSummary,
@@ -84,6 +87,9 @@ def run_once(
     backoff_cap: timedelta = timedelta(hours=24),
     warm_up: Callable[[], None] | None = None,
     parse_pool: Executor | None = None,
+    page_fetcher: PageFetcher | None = None,
+    full_text: str = "auto",
+    page_attempts: int = 3,
 ) -> RunSummary:
     """Fetch every feed and store what is new. One bad feed never stops the others.
 
@@ -94,6 +100,10 @@ def run_once(
     feeds (the same article in two feeds is stored once, from the feed that carries its fullest
     text, with every feed recorded) and extracted in feeds.txt order, so a pass gives the same
     result whichever feed answered first.
+
+    With a `page_fetcher`, new items that want their page (`full_text`, or the feed's own
+    full_text= option: monitor.pages) are read from it, and pages that failed on earlier passes
+    are tried again (`page_attempts` in all); without one, the feeds' text is all there is.
     """
     started = datetime.now(UTC)
     run_id = store.start_run(started)
@@ -125,6 +135,14 @@ def run_once(
         for feed_url in carriers[article_id]:
             store.link_feed(article_id, feed_url)
     fresh = [article for article_id, article in best.items() if article_id not in known]
+    retry: list[Article] = []
+    if page_fetcher is not None:
+        retry = store.pages_to_retry(page_attempts)
+        again = {article.id for article in retry}
+        wanted = wanted_by({s.url: s.full_text for s in sources if s.full_text}, full_text)
+        read = read_pages(fresh + retry, page_fetcher, lambda a: a.id in again or wanted(a))
+        fresh, retry = read[: len(fresh)], read[len(fresh) :]
+    pages = Counter(a.page.status for a in fresh + retry if a.page is not None)
 
     stored: Counter[str] = Counter()
     new_claims: Counter[str] = Counter()
@@ -154,6 +172,9 @@ def run_once(
                     on_progress("articles", done, len(fresh))
         if cancelled:
             break
+    if retry and not cancelled:
+        added = _store_retried_pages(retry, extractor, classifier, store, claim_threshold, uncertain_below)
+        new_claims.update(c.category for c in added)
 
     reports = []
     for result, parsed, error in fetched:
@@ -184,9 +205,35 @@ def run_once(
         feeds=tuple(sorted(reports, key=lambda r: r.url)),
         new_articles=sum(stored.values()),
         new_claims={c: new_claims.get(c, 0) for c in CATEGORIES},
+        pages=dict(sorted(pages.items())),
     )
     store.finish_run(summary)
     return summary
+
+
+def _store_retried_pages(
+    articles: Sequence[Article],
+    extractor: Extractor,
+    classifier: Classifier,
+    store: Store,
+    threshold: float,
+    uncertain_below: float,
+) -> list[Claim]:
+    """Pages tried again for articles stored from their summary: record the attempt and add
+    the claims of a page that was read this time (its headline's claims are already stored)."""
+    readable = [a for a in articles if a.page is not None and a.page.ok]
+    claims_of: dict[str, list[Claim]] = {}
+    for batch in _batches(extractor.extract(readable) if readable else iter(()), BATCH):
+        batch = [(article, [s for s in sentences if s.unit == "page"]) for article, sentences in batch]
+        for (article, _), claims in zip(
+            batch, classify_batch(batch, classifier, threshold, uncertain_below), strict=True
+        ):
+            claims_of[article.id] = claims
+    added: list[Claim] = []
+    for article in articles:
+        if article.page is not None:
+            added += store.save_page(article.id, article.page, claims_of.get(article.id, []))
+    return added
 
 
 BACKOFF_FIRST = timedelta(minutes=15)
@@ -295,7 +342,7 @@ def classify_batch(
                 scores=prediction.scores,
                 attributes=describe(
                     sentence.text,
-                    context=f"{article.title}\n{article.text[:1500]}",
+                    context=f"{article.title}\n{article.body[:1500]}",
                     form=ketamine_form(sentence.text, article.title),
                     polarity=prediction.polarity,
                 ),
@@ -386,6 +433,9 @@ class Monitor:
                 on_progress=on_progress,
                 cancel=cancel,
                 backoff_cap=timedelta(hours=self.settings.backoff_cap_hours),
+                page_fetcher=fetcher,
+                full_text=self.settings.full_text,
+                page_attempts=self.settings.page_attempts,
             )
 
 
@@ -421,6 +471,32 @@ class _OnDemand:
 
     def categorise(self, items: Sequence[Sentence | str]) -> list[Prediction]:
         return self.monitor.classifier.categorise(items) if items else []
+
+
+def read_configured(
+    urls: Sequence[str], settings: Settings, with_claims: bool = False
+) -> list[tuple[Page, list[Claim]]]:
+    """What `monitor article` does: fetch and read each page as a pass would; with_claims, the
+    claims the monitor would store from it (as an item from a feed with no text of its own)."""
+    with HttpFetcher(settings) as fetcher:
+        fetched = {f.url: f for f in fetcher.fetch_pages(urls)}
+    pages = [read_page(fetched[url]) for url in dict.fromkeys(urls)]
+    if not with_claims or not any(page.ok for page in pages):
+        return [(page, []) for page in pages]
+    monitor = Monitor(Path(), Path(), settings)
+    articles = [page_article(page) for page in pages]
+    extracted = list(monitor.extractor.extract(articles))
+    claims = classify_batch(extracted, monitor.classifier, settings.claim_threshold, settings.uncertain_below)
+    return list(zip(pages, claims, strict=True))
+
+
+def page_article(page: Page) -> Article:
+    """A page read on its own, as an article with no feed text."""
+    url = page.final_url or page.url
+    return Article(
+        id=f"url:{url}", url=url, title=page.title or "", text="", source=urlsplit(url).netloc,
+        feed_url="", published=page.published, page=page,
+    )  # fmt: skip
 
 
 def run_configured(

@@ -27,6 +27,7 @@ class FeedSource:
 
     url: str
     line: int = 0
+    full_text: str | None = None  # feeds.txt's full_text= option (auto, always, never); None: the default
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,43 @@ class FetchResult:
         return self.error is None
 
 
+PAGE_STATUSES: tuple[str, ...] = ("ok", "robots", "paywall", "too_short", "unresolved", "error")
+
+
+@dataclass(frozen=True)
+class PageFetch:
+    """The outcome of fetching one article page (fetch -> pages). At most one of content,
+    refused and error applies; none of them when nothing was asked (not an http(s) link)."""
+
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    refused: str | None = None  # the robots.txt that refused it
+    error: str | None = None
+    transient: bool = False  # the error may pass (timeout, connection, 5xx, 429): worth another try
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the monitor read from the web page an item links to (monitor.pages)."""
+
+    url: str  # the link asked for
+    status: str  # one of PAGE_STATUSES: only "ok" pages are read for claims
+    final_url: str | None = None  # after redirects
+    title: str | None = None
+    published: datetime | None = None  # from the page's metadata, when it has one
+    text: str = ""  # the main text, paragraphs separated by a blank line ("" unless ok)
+    reason: str | None = None  # why it is not read (robots rule, HTTP status, paywall marker)
+    retry: bool = False  # a transient failure: try again on a later pass
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
 @dataclass(frozen=True)
 class Article:
     """One feed item, cleaned: the unit that is stored and mined for claims."""
@@ -82,6 +120,18 @@ class Article:
     authors: str | None = None
     evidence_tier: str = "news"  # preprint | peer-reviewed | press release | regulator | news
     title_key: str = ""  # the headline's words, for finding the same story under another link
+    feed_content: bool = False  # the item carried full content (content:encoded, Atom content)
+    page: Page | None = None  # the linked page, when it was fetched (its text is then read for claims)
+
+    @property
+    def body(self) -> str:
+        """The text claims are read from: the page's main text when it was read, else the feed's."""
+        return self.page.text if self.page is not None and self.page.ok else self.text
+
+    @property
+    def body_unit(self) -> str:
+        """Which field claims' offsets point into: "page" or "text" (the feed's text)."""
+        return "page" if self.page is not None and self.page.ok else "text"
 
 
 @dataclass(frozen=True)
@@ -116,7 +166,7 @@ class Sentence:
 
     article_id: str
     text: str
-    unit: str  # "title" or "text": which field of the article the offsets point into
+    unit: str  # "title", "text" (the feed's text) or "page" (the linked page's): where the offsets point
     start: int
     end: int
     mentions: tuple[str, ...]  # the ketamine terms as written (empty for an implicit reference)
@@ -227,6 +277,7 @@ class RunSummary:
     feeds: tuple[FeedReport, ...]
     new_articles: int
     new_claims: dict[str, int]
+    pages: dict[str, int] = field(default_factory=dict)  # article pages fetched this pass, by status
 
     @property
     def feeds_ok(self) -> int:
@@ -334,6 +385,8 @@ class Digest:
     needs_review: tuple[DigestItem, ...]
     feed_health: tuple[FeedHealth, ...]
     base_url: str | None = None  # where the web view lives, for links to each claim
+    # Article pages fetched for the week's summary-only items: (feed title or URL, status -> count).
+    full_text: tuple[tuple[str, dict[str, int]], ...] = ()
 
     @property
     def total(self) -> int:

@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor.lexicon import ketamine_spans
+from monitor.pages import page_counts_text
 from monitor.records import CATEGORIES, Digest, StoredClaim
 
 CATEGORY_COLOURS = {"efficacy": "#1b6e3a", "safety": "#a12622", "duration": "#7a4f00", "cost": "#1f4f8f"}
@@ -101,6 +102,7 @@ def _context(digest: Digest) -> dict[str, object]:
         "highlight": highlight,
         "safe_url": safe_url,
         "shorten": shorten,
+        "page_counts": page_counts_text,
         "markers": markers,
         "claim_link": lambda claim: claim_link(digest, claim),
         "wrap": lambda text, indent="   ": textwrap.fill(

@@ -23,6 +23,7 @@ from monitor.config import Settings
 from monitor.digest import deliver, make_digest, zone
 from monitor.errors import ConfigError, MonitorError
 from monitor.lock import LockedError
+from monitor.pages import page_counts_text
 from monitor.pipeline import Monitor
 from monitor.records import RunSummary
 from monitor.store import Store
@@ -250,6 +251,7 @@ def service_status(db_path: Path, runs: int = 10) -> dict[str, object]:
     with Store(db_path, readonly=True) as store:
         state = store.service_state()
         day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+        week_ago = (datetime.now(UTC) - timedelta(days=7)).isoformat(timespec="seconds")
         pid = state.get("pid")
         return {
             "service": {
@@ -264,6 +266,8 @@ def service_status(db_path: Path, runs: int = 10) -> dict[str, object]:
             "passes": [vars(run) for run in store.recent_runs(runs)],
             "failing_feeds": [vars(f) for f in store.failing_feeds(day_ago)],
             "last_digest": store.last_digest(),
+            # Article pages read for summary-only items, per feed, over the last week.
+            "full_text": store.page_counts(since=week_ago),
         }
 
 
@@ -307,6 +311,13 @@ def format_status(status: dict[str, object]) -> str:
     ]
     for feed in failing:  # type: ignore[attr-defined]
         lines.append(f"  {feed['url']}: {feed['last_error']} (last success {feed['last_ok'] or 'never'})")
+    pages = status.get("full_text") or {}
+    lines += [
+        "",
+        "article pages read in the last 7 days:" if pages else "no article pages read in the last 7 days",
+    ]
+    for url, counts in sorted(pages.items()):  # type: ignore[attr-defined]
+        lines.append(f"  {url}: {page_counts_text(counts)}")
     digest = status["last_digest"]
     lines.append("")
     lines.append(

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from monitor.records import (
     FeedHealth,
     FeedState,
     FetchResult,
+    Page,
     ParsedFeed,
     Prediction,
     RunRecord,
@@ -245,15 +246,18 @@ class Store:
             self._link(article_id, feed_url, now_iso())
 
     def save_article(self, article: Article, claims: Iterable[Claim], stored_at: str | None = None) -> bool:
-        """Store an article with its claims atomically. False if it was already there.
-        stored_at (ISO UTC) is for loading history; a pass stores with the current time."""
+        """Store an article (with its page, when one was read) and its claims atomically. False
+        if it was already there. stored_at (ISO UTC) is for loading history; a pass stores
+        with the current time."""
         stamp = stored_at or now_iso()
+        page = article.page
         with self._transaction():
             self._ensure_feed(article.feed_url)
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
-                "authors, published, fetched, feed_url, evidence_tier, title_key) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "authors, published, fetched, feed_url, evidence_tier, title_key, feed_content, "
+                "page_text, page_url, page_status, page_reason, page_attempts, page_fetched, page_retry) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     article.id,
                     article.url,
@@ -263,11 +267,13 @@ class Store:
                     article.doi,
                     article.guid,
                     article.authors,
-                    article.published.isoformat(timespec="seconds") if article.published else None,
+                    _iso(article.published or (page.published if page else None)),
                     stamp,
                     article.feed_url,
                     article.evidence_tier,
                     article.title_key or None,
+                    int(article.feed_content),
+                    *_page_columns(page, stamp, 1),
                 ],
             )
             if cursor.rowcount == 0:
@@ -277,11 +283,68 @@ class Store:
                 "UPDATE feeds SET articles_stored = articles_stored + 1 WHERE url = ?",
                 [article.feed_url],
             )
-            rows = [claim_row(c, stamp) for c in claims]
-            if rows:  # most articles have none, and insert_all reads the schema each call
-                # No OR IGNORE here: it would also swallow constraint violations.
-                self.db["claims"].insert_all(rows)
+            self._insert_claims(claims, stamp)
         return True
+
+    def _insert_claims(self, claims: Iterable[Claim], stamp: str) -> None:
+        rows = [claim_row(c, stamp) for c in claims]
+        if rows:  # most articles have none, and insert_all reads the schema each call
+            # No OR IGNORE here: it would also swallow constraint violations.
+            self.db["claims"].insert_all(rows)
+
+    def pages_to_retry(self, attempts: int, limit: int = 200) -> list[Article]:
+        """Stored articles whose page failed for a passing reason, fewer than `attempts` times,
+        and whose retry time has come, oldest first: Articles with their feed text."""
+        rows = self.db.execute(
+            "SELECT id, url, title, text, source, feed_url, published, doi, guid, authors, "
+            "evidence_tier, title_key, feed_content FROM articles "
+            "WHERE page_retry IS NOT NULL AND page_retry <= ? AND page_attempts < ? "
+            "ORDER BY page_retry LIMIT ?",
+            [now_iso(), attempts, limit],
+        ).fetchall()
+        return [_stored_article(row) for row in rows]
+
+    def save_page(self, article_id: str, page: Page, claims: Iterable[Claim]) -> list[Claim]:
+        """Record another attempt at an article's page and, when it was read, its claims: only
+        those whose sentence the article's claims do not already have (the summary's sentences
+        often open the story). Returns the claims it added."""
+        stamp = now_iso()
+        with self._transaction():
+            (attempts,) = self.db.execute(
+                "SELECT page_attempts FROM articles WHERE id = ?", [article_id]
+            ).fetchone()
+            text, url, status, reason, attempts, fetched, retry = _page_columns(page, stamp, attempts + 1)
+            self.db.execute(
+                "UPDATE articles SET page_text = ?, page_url = ?, page_status = ?, page_reason = ?, "
+                "page_attempts = ?, page_fetched = ?, page_retry = ? WHERE id = ?",
+                [text, url, status, reason, attempts, fetched, retry, article_id],
+            )
+            have = {
+                " ".join(row[0].split()).lower()
+                for row in self.db.execute("SELECT text FROM claims WHERE article_id = ?", [article_id])
+            }
+            new = [c for c in claims if " ".join(c.sentence.text.split()).lower() not in have]
+            self._insert_claims(new, stamp)
+        return new
+
+    def page_counts(self, since: str | None = None, until: str | None = None) -> dict[str, dict[str, int]]:
+        """Full-text fetches per feed (the feed that first carried the article): status -> count,
+        for articles stored in [since, until) (all when not given)."""
+        rows = self.db.execute(
+            "SELECT feed_url, page_status, count(*) FROM articles WHERE page_status IS NOT NULL "
+            "AND fetched >= ? AND fetched < ? GROUP BY feed_url, page_status",
+            [since or "", until or "9999"],
+        ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for feed_url, status, n in rows:
+            counts.setdefault(feed_url, {})[status] = n
+        return counts
+
+    def page_counts_by_feed_title(self, since: str, until: str) -> list[tuple[str, dict[str, int]]]:
+        """page_counts, each feed named by its title (its URL when it has none), in name order."""
+        titles = dict(self.db.execute("SELECT url, title FROM feeds").fetchall())
+        named = [(titles.get(url) or url, counts) for url, counts in self.page_counts(since, until).items()]
+        return sorted(named, key=lambda pair: pair[0].lower())
 
     # -- runs -----------------------------------------------------------------
 
@@ -542,6 +605,33 @@ class Store:
             order = f" ORDER BY {CLAIM_DATE} DESC, claims.rowid DESC"
             return self._claims(f"{CLAIM_SELECT} {where}{order}" + limit_sql(filters, 20), params)
         return self._ranked_search(query, match, where, params, filters)
+
+
+def _stored_article(r: tuple[Any, ...]) -> Article:
+    return Article(
+        id=r[0], url=r[1], title=r[2], text=r[3], source=r[4], feed_url=r[5],
+        published=datetime.fromisoformat(r[6]) if r[6] else None, doi=r[7], guid=r[8], authors=r[9],
+        evidence_tier=r[10] or "news", title_key=r[11] or "", feed_content=bool(r[12]),
+    )  # fmt: skip
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat(timespec="seconds") if when else None
+
+
+PAGE_RETRY_FIRST = timedelta(hours=1)  # then 2 h, 4 h ...: a site that is down now may be up later
+
+
+def _page_columns(page: Page | None, stamp: str, attempts: int) -> list[Any]:
+    """page_text, page_url, page_status, page_reason, page_attempts, page_fetched, page_retry."""
+    if page is None:
+        return [None, None, None, None, 0, None, None]
+    retry = None
+    if page.retry:
+        wait = PAGE_RETRY_FIRST * 2 ** min(attempts - 1, 10)
+        retry = (datetime.fromisoformat(stamp) + wait).isoformat(timespec="seconds")
+    text = page.text if page.ok else None
+    return [text, page.final_url or page.url, page.status, page.reason, attempts, stamp, retry]
 
 
 def _connect_readonly(path: Path, busy_timeout: float) -> sqlite3.Connection:

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from monitor.extract import SentenceExtractor, build_nlp
+from monitor.pages import read_page
 from monitor.parse import parse_feed
-from monitor.records import FeedSource, FetchResult
+from monitor.records import Article, FeedSource, FetchResult, PageFetch
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "examples"
 EXPECTED = HERE / "data" / "expected"
-FEEDS = ("preprints.rdf", "news.xml", "press.atom")
+FEEDS = ("preprints.rdf", "news.xml", "press.atom", "summaries.xml")
+PAGES = tuple(sorted(p.name for p in (EXAMPLES / "pages").glob("*.html")))
 
 
 def describe(name: str, extractor: SentenceExtractor) -> dict[str, Any]:
@@ -41,6 +43,26 @@ def describe(name: str, extractor: SentenceExtractor) -> dict[str, Any]:
     return {"format": feed.format, "title": feed.title, "articles": articles}
 
 
+def describe_page(name: str, extractor: SentenceExtractor) -> dict[str, Any]:
+    """What a pass reads from an example article page: status, title, date, the main text's
+    paragraphs and the candidate sentences in it."""
+    url = f"https://news.example.org/pages/{name}"
+    fetched = PageFetch(url, final_url=url, status=200, content=(EXAMPLES / "pages" / name).read_bytes(),
+                        headers={"content-type": "text/html"})  # fmt: skip
+    page = read_page(fetched, "A summary.")
+    article = Article(id=f"url:{url}", url=url, title=page.title or "", text="", source="News",
+                      feed_url="https://news.example.org/feed", page=page)  # fmt: skip
+    [(_, sentences)] = list(extractor.extract([article]))
+    return {
+        "status": page.status,
+        "reason": page.reason,
+        "title": page.title,
+        "published": page.published.isoformat() if page.published else None,
+        "paragraphs": page.text.split("\n\n") if page.text else [],
+        "ketamine_sentences": [[s.unit, s.start, s.end, s.text] for s in sentences],
+    }
+
+
 def expected_path(name: str) -> Path:
     return EXPECTED / f"{name}.expected.json"
 
@@ -50,6 +72,10 @@ def main() -> None:
     extractor = SentenceExtractor(build_nlp())
     for name in FEEDS:
         text = json.dumps(describe(name, extractor), indent=1, ensure_ascii=False) + "\n"
+        expected_path(name).write_text(text, encoding="utf-8")
+        print(f"wrote {expected_path(name)}")
+    for name in PAGES:
+        text = json.dumps(describe_page(name, extractor), indent=1, ensure_ascii=False) + "\n"
         expected_path(name).write_text(text, encoding="utf-8")
         print(f"wrote {expected_path(name)}")
 

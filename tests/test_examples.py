@@ -11,10 +11,16 @@ import json
 import pytest
 
 from monitor.extract import SentenceExtractor
-from tests.expectations import FEEDS, describe, expected_path
+from tests.expectations import FEEDS, PAGES, describe, describe_page, expected_path
 
 
 @pytest.mark.parametrize("name", FEEDS)
 def test_example_feed_matches_expectation(name: str, extractor: SentenceExtractor) -> None:
     expected = json.loads(expected_path(name).read_text(encoding="utf-8"))
     assert describe(name, extractor) == expected
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_example_page_matches_expectation(name: str, extractor: SentenceExtractor) -> None:
+    expected = json.loads(expected_path(name).read_text(encoding="utf-8"))
+    assert describe_page(name, extractor) == expected

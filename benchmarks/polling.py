@@ -1,6 +1,9 @@
 """Polling: `monitor once` over 200 feeds of 30 items, each request 100 ms late, against a serial
 fetch-and-parse baseline (what classic feed-to-email tools do), then a pass where every feed
 answers 304. Feeds are spread over 200 loopback addresses (127.0.0.x), as if on 200 hosts.
+Every item carries a summary and links a page on its feed's host; the ketamine items (one in
+seventeen, 6%) want their page (full_text = auto), so the first pass is measured with full text
+and again with full_text = "never".
 
     .venv/bin/python benchmarks/polling.py [--feeds 200] [--items 30] [--latency 0.1] [--repeats 3]
         [--profile]    # also run one first pass under pyinstrument and print where its time went
@@ -48,7 +51,20 @@ TOPICS = [
 ]
 
 
-def make_feed(index: int, items: int) -> bytes:
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
+<header><nav><a href="/">Home</a> <a href="/health">Health</a> <a href="/join">Join</a></nav></header>
+<article><h1>{title}</h1><p class="byline">By A. Reporter</p>
+<p>{text}</p>
+<p>The study enrolled patients at several hospitals and followed them for twelve weeks after treatment.</p>
+<p>Most patients who improved did so within the first week, the researchers reported, and side effects
+were mild and brief, mainly dizziness and a feeling of detachment during the infusion.</p>
+<p>"We need longer studies to know how long the benefit lasts," said the lead author.</p>
+<p>Treatment costs several hundred dollars per session and is rarely covered by insurance.</p>
+</article><aside><h2>Related</h2><ul><li><a href="/a">Another story</a></li></ul></aside>
+<section class="comments"><p>Great article!</p></section><footer>Copyright 2026</footer></body></html>"""
+
+
+def make_feed(index: int, items: int, base: str = "https://outlet.example") -> bytes:
     now = datetime(2026, 11, 20, tzinfo=UTC)
     entries = []
     for i in range(items):
@@ -56,7 +72,7 @@ def make_feed(index: int, items: int) -> bytes:
         body = f"<p>{text}</p><p>The findings were published this week. Further studies are planned.</p>"
         entries.append(
             f"<item><title>Story {index}-{i}: {text[:60]}</title>"
-            f"<link>https://outlet{index}.example/story/{i}</link>"
+            f"<link>{base}/story/{index}/{i}</link>"
             f"<pubDate>{format_datetime(now - timedelta(hours=i))}</pubDate>"
             f"<description><![CDATA[{body}]]></description></item>"
         )
@@ -67,24 +83,37 @@ def make_feed(index: int, items: int) -> bytes:
     ).encode()
 
 
-def serve(feeds: dict[str, bytes], latency: float) -> ThreadingHTTPServer:
-    etags = {path: '"' + hashlib.sha1(body).hexdigest()[:16] + '"' for path, body in feeds.items()}
-
+def serve(feeds: dict[str, bytes], latency: float, items: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             time.sleep(latency)
+            if self.path.startswith("/story/"):
+                self.page()
+                return
             body = feeds.get(self.path)
             if body is None:
                 self.send_response(404)
                 self.end_headers()
                 return
-            if self.headers.get("If-None-Match") == etags[self.path]:
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
                 self.end_headers()
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("ETag", etags[self.path])
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def page(self) -> None:
+            pages_served.append(self.path)
+            index, i = (int(part) for part in self.path.split("/")[2:4])
+            text = TOPICS[(index + i) % len(TOPICS)].format(n=40 + (index * items + i) % 900)
+            body = PAGE.format(title=text[:60], text=text).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -96,6 +125,9 @@ def serve(feeds: dict[str, bytes], latency: float) -> ThreadingHTTPServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+pages_served: list[str] = []
 
 
 def serial_baseline(urls: list[str]) -> float:
@@ -165,21 +197,29 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="profile one first pass (pyinstrument)")
     args = parser.parse_args()
-    feeds = {f"/feed{i}.xml": make_feed(i, args.items) for i in range(args.feeds)}
-    server = serve(feeds, args.latency)
+    feeds: dict[str, bytes] = {}  # filled once the port is known: items link pages on their host
+    server = serve(feeds, args.latency, args.items)
     port = server.server_address[1]
-    urls = [f"http://127.0.0.{2 + i % 250}:{port}/feed{i}.xml" for i in range(args.feeds)]
-    firsts, seconds_304, baselines, peaks, warm = [], [], [], [], []
+    host = [f"http://127.0.0.{2 + i % 250}:{port}" for i in range(args.feeds)]
+    feeds.update({f"/feed{i}.xml": make_feed(i, args.items, host[i]) for i in range(args.feeds)})
+    urls = [f"{host[i]}/feed{i}.xml" for i in range(args.feeds)]
+    firsts, seconds_304, baselines, peaks, warm, without, pages = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         feeds_file = home / "feeds.txt"
         feeds_file.write_text("\n".join(urls) + "\n")
+        summaries_only = home / "never"
+        summaries_only.mkdir()
+        (summaries_only / "config.toml").write_text('[monitor]\nfull_text = "never"\n')
         for run in range(args.repeats):
             baselines.append(serial_baseline(urls))
             db = home / f"bench{run}.db"
+            before = len(pages_served)
             first, peak, output = monitor_once(feeds_file, db, home)
+            pages.append(len(pages_served) - before)
             second, peak2, _ = monitor_once(feeds_file, db, home)
             warm.append(service_pass(feeds_file, home / f"service{run}.db", home))
+            without.append(monitor_once(feeds_file, home / f"never{run}.db", summaries_only)[0])
             firsts.append(first)
             seconds_304.append(second)
             peaks.append(max(peak, peak2))
@@ -189,7 +229,10 @@ def main() -> None:
             _, _, report = monitor_once(feeds_file, home / "profiled.db", home, profiler)
             print(report)
     server.shutdown()
-    first, baseline, again, loaded = (statistics.median(x) for x in (firsts, baselines, seconds_304, warm))
+    first, baseline, again, loaded, never = (
+        statistics.median(x) for x in (firsts, baselines, seconds_304, warm, without)
+    )
+    total_items = args.feeds * args.items
     print(
         f"polling {args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms latency, "
         f"median of {args.repeats} runs (each `monitor once` includes starting Python and loading models):"
@@ -202,6 +245,10 @@ def main() -> None:
     print(
         f"  the same first pass in `monitor run` (models loaded) {loaded:6.1f} s   "
         f"({baseline / loaded:.1f}x faster)"
+    )
+    print(
+        f"  monitor once, first pass without full text         {never:6.1f} s   "
+        f"(with it: +{first - never:.1f} s for {pages[-1]} pages, {pages[-1] / total_items:.0%} of the items)"
     )
     print(f"  monitor once, every feed answers 304              {again:6.1f} s")
     print(f"  peak resident memory of monitor once              {max(peaks):6d} MB")

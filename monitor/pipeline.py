@@ -140,7 +140,7 @@ def run_once(
         retry = store.pages_to_retry(page_attempts)
         again = {article.id for article in retry}
         wanted = wanted_by({s.url: s.full_text for s in sources if s.full_text}, full_text)
-        read = read_pages(fresh + retry, page_fetcher, lambda a: a.id in again or wanted(a))
+        read = read_pages(fresh + retry, page_fetcher, lambda a: a.id in again or wanted(a), parse_pool)
         fresh, retry = read[: len(fresh)], read[len(fresh) :]
     pages = Counter(a.page.status for a in fresh + retry if a.page is not None)
 

@@ -44,7 +44,7 @@ FILE_TYPES = {
 
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
-ROBOTS_HEADERS = {"Accept": "text/plain"}
+PAGE_THREADS = 256
 ROBOTS_MAX_BYTES = 500_000  # Google reads the first 500 KiB of a robots.txt, and so do we
 
 
@@ -69,7 +69,7 @@ class HttpFetcher:
             limits=httpx.Limits(max_connections=settings.concurrency * 2),
             transport=transport,
         )
-        self._hosts = _HostCourtesy(settings.host_delay)
+        self._hosts = _HostCourtesy(settings.host_delay, settings.concurrency)
         self._robots: dict[str, _Robots] = {}
         self._robots_lock = threading.Lock()
 
@@ -175,7 +175,9 @@ class HttpFetcher:
             by_host.setdefault(urlsplit(url).netloc, []).append(url)
         if not by_host:
             return
-        workers = max(1, min(self.settings.concurrency, len(by_host)))
+        # A thread per host, up to PAGE_THREADS: most of them wait out a host's delay, and the
+        # courtesy keeps the requests in flight within `concurrency`.
+        workers = max(1, min(PAGE_THREADS, len(by_host)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page") as pool:
             futures = [pool.submit(self._fetch_host_pages, group) for group in by_host.values()]
             for future in as_completed(futures):
@@ -259,7 +261,7 @@ class HttpFetcher:
         robots.read = True
         try:
             with (
-                self._hosts.turn(urlsplit(robots.host).netloc),
+                self._hosts.turn(urlsplit(robots.host).netloc, counts=False),
                 self.client.stream(
                     "GET", f"{robots.host}/robots.txt", headers={"Accept": "text/plain"}
                 ) as response,
@@ -317,27 +319,32 @@ class _Robots:
 
 
 class _HostCourtesy:
-    """One request at a time per host, `delay` seconds apart: feeds, pages and robots.txt of a
-    host all take their turn here, whichever thread asks."""
+    """One request at a time per host, `delay` seconds apart (feeds and pages of a host alike,
+    whichever thread asks), and no more than `in_flight` requests at once over all hosts: a
+    thread waiting out a host's delay holds no connection. A robots.txt is asked between turns,
+    without making the host's next request wait (a crawler reads it just before the page)."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, in_flight: int) -> None:
         self.delay = delay
         self._lock = threading.Lock()
         self._hosts: dict[str, tuple[threading.Lock, list[float]]] = {}
+        self._in_flight = threading.BoundedSemaphore(max(1, in_flight))
 
     @contextlib.contextmanager
-    def turn(self, host: str) -> Iterator[None]:
+    def turn(self, host: str, counts: bool = True) -> Iterator[None]:
         with self._lock:
             lock, last = self._hosts.setdefault(host.lower(), (threading.Lock(), []))
         with lock:
-            if last:
+            if last and counts:
                 wait = last[0] + self.delay - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
             try:
-                yield
+                with self._in_flight:
+                    yield
             finally:
-                last[:] = [time.monotonic()]
+                if counts:
+                    last[:] = [time.monotonic()]
 
 
 def _read_capped(chunks: Iterable[bytes], limit: int, deadline: float | None = None) -> bytes:

@@ -44,7 +44,6 @@ FILE_TYPES = {
 
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
-PAGE_THREADS = 256
 ROBOTS_MAX_BYTES = 500_000  # Google reads the first 500 KiB of a robots.txt, and so do we
 
 
@@ -166,25 +165,6 @@ class HttpFetcher:
             )
 
     # -- article pages -----------------------------------------------------------
-
-    def fetch_pages(self, urls: Iterable[str]) -> Iterator[PageFetch]:
-        """Yield one PageFetch per URL, in completion order: hosts concurrently, one host's pages
-        one after another (after its robots.txt, read once per host and fetcher)."""
-        by_host: dict[str, list[str]] = {}
-        for url in dict.fromkeys(urls):
-            by_host.setdefault(urlsplit(url).netloc, []).append(url)
-        if not by_host:
-            return
-        # A thread per host, up to PAGE_THREADS: most of them wait out a host's delay, and the
-        # courtesy keeps the requests in flight within `concurrency`.
-        workers = max(1, min(PAGE_THREADS, len(by_host)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page") as pool:
-            futures = [pool.submit(self._fetch_host_pages, group) for group in by_host.values()]
-            for future in as_completed(futures):
-                yield from future.result()
-
-    def _fetch_host_pages(self, urls: list[str]) -> list[PageFetch]:
-        return [self.fetch_page(url) for url in urls]
 
     def fetch_page(self, url: str) -> PageFetch:
         """One article page, as a pass reads it: http(s) only (or a local file), robots.txt

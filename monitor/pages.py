@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +56,7 @@ NOT_FREE_RE = re.compile(r'"isAccessibleForFree"\s*:\s*(?:false|"false")', re.I)
 
 
 class PageFetcher(Protocol):
-    def fetch_pages(self, urls: Iterable[str]) -> Iterator[PageFetch]: ...
+    def fetch_page(self, url: str) -> PageFetch: ...
 
 
 def wants_page(article: Article, mode: str) -> bool:
@@ -84,42 +84,72 @@ def _readable_link(article: Article) -> bool:
     return Path(unquote(link.path)).resolve().is_relative_to(folder)
 
 
-def read_pages(
-    articles: Iterable[Article],
-    fetcher: PageFetcher,
-    wanted: Callable[[Article], bool],
-    pool: Executor | None = None,
-) -> list[Article]:
-    """The articles, each `wanted` one with its page attached; the others as they were. One
-    request per link, however many items share it. Each page is read in `pool` (other
-    processes, in a pass) as soon as it arrives, while the others are still being fetched."""
-    articles = list(articles)
-    chosen = {a.id: a for a in articles if a.url and wanted(a)}
-    if not chosen:
-        return articles
-    first = {}  # link -> the first item that wants it: its summary and headline judge the page
-    for article in chosen.values():
-        first.setdefault(article.url, article)
-    reading: dict[str, Future[Page]] = {}
-    for fetched in fetcher.fetch_pages(first):
-        item = first[fetched.url]
-        if pool is None:
-            reading[fetched.url] = _done(read_page(fetched, item.text, item.title))
-        else:
-            reading[fetched.url] = pool.submit(read_page, fetched, item.text, item.title)
-    pages = {url: future.result() for url, future in reading.items()}
-    return [
-        replace(article, page=pages[article.url])
-        if article.id in chosen and article.url in pages
-        else article
-        for article in articles
+class PageReader:
+    """Fetches and reads pages while the rest of a pass goes on: `read` an item as soon as it is
+    known to want its page, `attach` the pages when the pass needs them. Pages are fetched on a
+    thread per request (the fetcher's per-host courtesy serialises a host's pages) and read in
+    `pool` (the pass's parser processes) as each arrives. One request per link."""
+
+    def __init__(self, fetcher: PageFetcher, pool: Executor | None = None, threads: int = 256) -> None:
+        self._fetcher = fetcher
+        self._pool = pool
+        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="page")
+        self._pages: dict[str, Future[Page]] = {}
+
+    def read(self, article: Article) -> None:
+        if not article.url or article.url in self._pages:
+            return
+        page: Future[Page] = Future()
+        self._pages[article.url] = page
+        summary, headline = article.text, article.title
+
+        def fetched(done: Future[PageFetch]) -> None:
+            try:
+                if self._pool is None:
+                    page.set_result(read_page(done.result(), summary, headline))
+                else:
+                    self._pool.submit(read_page, done.result(), summary, headline).add_done_callback(
+                        lambda reading: _settle(page, reading)
+                    )
+            except BaseException as exc:  # handed to whoever waits for the page
+                page.set_exception(exc)
+
+        self._threads.submit(self._fetcher.fetch_page, article.url).add_done_callback(fetched)
+
+    def attach(self, articles: Iterable[Article], wanted: Callable[[Article], bool]) -> list[Article]:
+        """The articles, each `wanted` one whose page was asked for with that page attached."""
+        return [
+            replace(a, page=self._pages[a.url].result()) if a.url in self._pages and wanted(a) else a
+            for a in articles
+        ]
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PageReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _settle(target: Future[Page], source: Future[Page]) -> None:
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
+
+
+def read_pages(urls: Iterable[str], fetcher: PageFetcher) -> list[Page]:
+    """Each page as `monitor article` shows it: fetched as a pass would, read on its own."""
+    items = [
+        Article(id=url, url=url, title="", text="", source="", feed_url="") for url in dict.fromkeys(urls)
     ]
-
-
-def _done(page: Page) -> Future[Page]:
-    future: Future[Page] = Future()
-    future.set_result(page)
-    return future
+    with PageReader(fetcher) as reader:
+        for item in items:
+            reader.read(item)
+        return [item.page for item in reader.attach(items, lambda _: True) if item.page is not None]
 
 
 def wanted_by(modes: Mapping[str, str], default: str) -> Callable[[Article], bool]:

@@ -6,6 +6,7 @@ tests hand it small real objects or fakes and nothing needs patching.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import multiprocessing
@@ -26,7 +27,7 @@ from monitor.errors import ConfigError, FeedError
 from monitor.fetch import HttpFetcher
 from monitor.lexicon import is_methods_section, ketamine_form
 from monitor.lock import PassLock
-from monitor.pages import PageFetcher, read_page, read_pages, wanted_by
+from monitor.pages import PageFetcher, PageReader, read_pages, wanted_by
 from monitor.parse import parse_feed
 from monitor.records import (
     CATEGORIES,
@@ -109,39 +110,64 @@ def run_once(
     run_id = store.start_run(started)
     position = {source.url: i for i, source in enumerate(sources)}
     states = store.feed_states()
-    parsing: list[tuple[FetchResult, Future[tuple[ParsedFeed | None, str | None]]]] = []
-    for result in fetcher.fetch_all(sources, states):
-        if result.content and warm_up is not None:
-            # New content is coming: load the models now, while the other feeds arrive.
-            warm_up()
-            warm_up = None
-        # Only bytes go to the pool: a pass of 304s never starts a parser process.
-        pool = parse_pool if parse_pool is not None and result.content else _INLINE
-        parsing.append((result, pool.submit(_parse, result)))
-        if on_progress:
-            on_progress("feeds", len(parsing), len(sources))
-    fetched = [(result, *future.result()) for result, future in parsing]
-    fetched.sort(key=lambda item: position.get(item[0].source.url, len(position)))
-
-    best: dict[str, Article] = {}
-    carriers: dict[str, list[str]] = {}
-    for _, parsed, _ in fetched:
-        for article in parsed.articles if parsed else ():
-            carriers.setdefault(article.id, []).append(article.feed_url)
-            if article.id not in best or len(article.text) > len(best[article.id].text):
-                best[article.id] = article
-    known = store.known_articles(best)
-    for article_id in known:
-        for feed_url in carriers[article_id]:
-            store.link_feed(article_id, feed_url)
-    fresh = [article for article_id, article in best.items() if article_id not in known]
-    retry: list[Article] = []
-    if page_fetcher is not None:
-        retry = store.pages_to_retry(page_attempts)
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(PageReader(page_fetcher, parse_pool)) if page_fetcher else None
+        retry = store.pages_to_retry(page_attempts) if reader else []
         again = {article.id for article in retry}
         wanted = wanted_by({s.url: s.full_text for s in sources if s.full_text}, full_text)
-        read = read_pages(fresh + retry, page_fetcher, lambda a: a.id in again or wanted(a), parse_pool)
-        fresh, retry = read[: len(fresh)], read[len(fresh) :]
+
+        def want(article: Article) -> bool:
+            return article.id in again or wanted(article)
+
+        for article in retry:
+            reader.read(article)  # type: ignore[union-attr]
+        parsing: list[tuple[FetchResult, Future[tuple[ParsedFeed | None, str | None]]]] = []
+        asked = 0  # parsed feeds whose new items have asked for their pages
+
+        def ask_for_pages(block: bool) -> None:
+            """Start the pages of the items in the feeds parsed so far (in order, as they finish),
+            so pages are fetched while other feeds are still being fetched and parsed."""
+            nonlocal asked
+            while asked < len(parsing) and (block or parsing[asked][1].done()):
+                parsed, _ = parsing[asked][1].result()
+                asked += 1
+                if reader is None or parsed is None:
+                    continue
+                articles = [a for a in parsed.articles if want(a)]
+                known = store.known_articles(a.id for a in articles)
+                for article in articles:
+                    if article.id not in known:
+                        reader.read(article)
+
+        for result in fetcher.fetch_all(sources, states):
+            if result.content and warm_up is not None:
+                # New content is coming: load the models now, while the other feeds arrive.
+                warm_up()
+                warm_up = None
+            # Only bytes go to the pool: a pass of 304s never starts a parser process.
+            pool = parse_pool if parse_pool is not None and result.content else _INLINE
+            parsing.append((result, pool.submit(_parse, result)))
+            ask_for_pages(block=False)
+            if on_progress:
+                on_progress("feeds", len(parsing), len(sources))
+        ask_for_pages(block=True)
+        fetched = [(result, *future.result()) for result, future in parsing]
+        fetched.sort(key=lambda item: position.get(item[0].source.url, len(position)))
+
+        best: dict[str, Article] = {}
+        carriers: dict[str, list[str]] = {}
+        for _, parsed, _ in fetched:
+            for article in parsed.articles if parsed else ():
+                carriers.setdefault(article.id, []).append(article.feed_url)
+                if article.id not in best or len(article.text) > len(best[article.id].text):
+                    best[article.id] = article
+        known = store.known_articles(best)
+        for article_id in known:
+            for feed_url in carriers[article_id]:
+                store.link_feed(article_id, feed_url)
+        fresh = [article for article_id, article in best.items() if article_id not in known]
+        if reader is not None:
+            fresh, retry = reader.attach(fresh, want), reader.attach(retry, want)
     pages = Counter(a.page.status for a in fresh + retry if a.page is not None)
 
     stored: Counter[str] = Counter()
@@ -479,8 +505,7 @@ def read_configured(
     """What `monitor article` does: fetch and read each page as a pass would; with_claims, the
     claims the monitor would store from it (as an item from a feed with no text of its own)."""
     with HttpFetcher(settings) as fetcher:
-        fetched = {f.url: f for f in fetcher.fetch_pages(urls)}
-    pages = [read_page(fetched[url]) for url in dict.fromkeys(urls)]
+        pages = read_pages(urls, fetcher)
     if not with_claims or not any(page.ok for page in pages):
         return [(page, []) for page in pages]
     monitor = Monitor(Path(), Path(), settings)

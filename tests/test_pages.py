@@ -88,7 +88,7 @@ def site(threaded_httpserver: HTTPServer) -> HTTPServer:
 
 
 def a_pass(server: HTTPServer, db: Path, extractor: SentenceExtractor, classifier: ClaimClassifier) -> None:
-    settings = Settings(timeout=1.0, max_seconds=1.0, host_delay=0, max_bytes=10_000_000)
+    settings = Settings(timeout=1.0, max_seconds=5.0, host_delay=0, max_bytes=10_000_000)
     with Store(db) as store, HttpFetcher(settings) as fetcher:
         summary = run_once(
             [FeedSource(server.url_for("/feed.xml"))],

@@ -22,6 +22,7 @@ SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
        claims.form, claims.durations_days, claims.amounts, claims.percentages,
        claims.secondary, claims.uncertain, claims.model_category, claims.corrected,
        articles.source, articles.published, articles.doi, articles.feed_url, articles.evidence_tier,
+       articles.study_doi, articles.study_article_id, articles.study_title,
        (SELECT json_group_array(feed_url) FROM article_feeds
          WHERE article_feeds.article_id = articles.id) AS feed_urls
 FROM claims JOIN articles ON articles.id = claims.article_id
@@ -69,7 +70,19 @@ def filter_sql(filters: ClaimFilter) -> tuple[str, list[Any]]:
     if filters.stored_since:
         clauses.append("claims.extracted_at >= ?")
         params.append(filters.stored_since)
+    if filters.study:
+        doi = study_key(filters.study)
+        clauses.append("(articles.study_doi = ? OR articles.study_article_id = ? OR articles.id = ?)")
+        params.extend([doi, filters.study, filters.study])
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def study_key(value: str) -> str:
+    """A DOI as the study columns hold it, from a DOI, doi: or doi.org link; else the value."""
+    from monitor.studies import dois_in
+
+    found = dois_in(value)
+    return found[0] if found else value.strip()
 
 
 def limit_sql(filters: ClaimFilter, default: int | None = None) -> str:
@@ -205,6 +218,9 @@ def stored_claim(row: dict[str, Any]) -> StoredClaim:
         uncertain=bool(row["uncertain"]),
         model_category=row["model_category"],
         corrected=bool(row["corrected"]),
+        study_doi=row.get("study_doi"),
+        study_article_id=row.get("study_article_id"),
+        study_title=row.get("study_title"),
         rank=row.get("rank"),
         highlighted=row.get("highlighted"),
     )

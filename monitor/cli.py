@@ -94,6 +94,12 @@ def filter_options(function: F) -> F:
         click.option("--polarity", "polarities", multiple=True, type=click.Choice(POLARITIES)),
         click.option("--form", "forms", multiple=True, type=click.Choice(FORM_NAMES), help="Form or route."),
         click.option(
+            "--study",
+            default=None,
+            metavar="DOI_OR_ARTICLE_ID",
+            help="A study's own claims and the claims of its coverage (DOI, doi.org link or article id).",
+        ),
+        click.option(
             "--min-confidence", type=click.FloatRange(0, 1), help="Category probability at least this."
         ),
         click.option(
@@ -118,6 +124,7 @@ def make_filter(**given: Any) -> ClaimFilter:
         study_types=given["study_types"],
         polarities=given["polarities"],
         forms=given["forms"],
+        study=given.get("study"),
         min_confidence=given["min_confidence"],
         include_uncertain=given["include_uncertain"],
         limit=given.get("limit"),

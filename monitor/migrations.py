@@ -395,3 +395,33 @@ def m013_article_pages(db: sqlite_utils.Database) -> None:
         CREATE INDEX articles_page_retry ON articles(page_retry) WHERE page_retry IS NOT NULL;
         """,
     )
+
+
+@migration
+def m014_study_links(db: sqlite_utils.Database) -> None:
+    """The study each article reports (monitor.studies), filled for the articles already held."""
+    run_statements(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN study_doi TEXT
+            /* DOI of the study it reports, lower case, no version; a paper's or preprint's own DOI */;
+        ALTER TABLE articles ADD COLUMN study_article_id TEXT
+            /* the stored paper or preprint it reports (itself, for a paper), when held */;
+        ALTER TABLE articles ADD COLUMN study_title TEXT
+            /* that paper's title */;
+        ALTER TABLE articles ADD COLUMN study_signal TEXT
+            /* what decided the link: self, doi, pubmed, nct, metadata; NULL: no link */;
+        ALTER TABLE articles ADD COLUMN study_confidence REAL
+            /* how sure the link is, 0 to 1 (DOI 1.0; metadata matches from 0.6) */;
+        ALTER TABLE articles ADD COLUMN trial_ids TEXT
+            /* JSON list of the ClinicalTrials.gov NCT numbers it names */;
+        ALTER TABLE articles ADD COLUMN cited TEXT
+            /* JSON list of study references in its HTML (item and page), links included: DOIs,
+               PubMed/PMC ids, NCT numbers */;
+        CREATE INDEX articles_study_doi ON articles(study_doi);
+        CREATE INDEX articles_study_article ON articles(study_article_id);
+        """,
+    )
+    from monitor.store import link_studies_in
+
+    link_studies_in(db, None)

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from monitor.lexicon import mentions_ketamine
 from monitor.records import Article, Page, PageFetch
+from monitor.studies import references_in
 
 # Feed text shorter than this is a summary, not the story (a teaser is a few hundred
 # characters; the shortest real news stories in ../shared/corpus/health-news run to about
@@ -183,7 +184,7 @@ def read_page(fetched: PageFetch, summary: str = "", headline: str = "") -> Page
         paragraphs = paragraphs[1:]
     walls = [p for p in paragraphs if _is_wall(p)]
     story = "\n\n".join(p for p in paragraphs if p not in walls)
-    meta = dict(base, title=title, published=published)
+    meta = dict(base, title=title, published=published, cited=references_in(html))
     if len(story) >= max(MIN_PAGE_CHARS, int(len(summary) * 1.2)):
         return Page(**meta, status="ok", text=story)
     if walls or NOT_FREE_RE.search(html) or _is_wall(html[:200_000]):

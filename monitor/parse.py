@@ -20,6 +20,7 @@ from lxml import etree
 from monitor.attributes import evidence_tier
 from monitor.errors import FeedError
 from monitor.records import Article, FetchResult, ParsedFeed
+from monitor.studies import references_in
 
 # Elements whose end starts a new paragraph. A sentence never crosses one.
 BLOCK_TAGS = frozenset(
@@ -126,7 +127,8 @@ def _not_a_feed(content: bytes, bozo: str | None) -> str:
 def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | None:
     """One feedparser entry to an Article; None when it has neither title nor text."""
     title = _text(entry.get("title", ""))
-    text = html_to_text(_best_body(entry))
+    body = _best_body(entry)
+    text = html_to_text(body)
     if not title and not text:
         return None
     link = _local_link(entry.get("link") or None)
@@ -148,6 +150,7 @@ def entry_to_article(entry: Any, feed_title: str, feed_url: str) -> Article | No
         guid=guid,
         authors=_authors(entry),
         feed_content=_has_content(entry),
+        cited=references_in(body),
     )
 
 

@@ -171,6 +171,7 @@ def run_once(
     pages = Counter(a.page.status for a in fresh + retry if a.page is not None)
 
     stored: Counter[str] = Counter()
+    stored_ids: list[str] = []
     new_claims: Counter[str] = Counter()
     cancelled = False
     done = 0
@@ -190,6 +191,7 @@ def run_once(
                     continue
                 if store.save_article(article, claims):
                     stored[article.feed_url] += 1
+                    stored_ids.append(article.id)
                     new_claims.update(c.category for c in claims)
                 for feed_url in carriers[article.id]:
                     if feed_url != article.feed_url:
@@ -201,6 +203,8 @@ def run_once(
     if retry and not cancelled:
         added = _store_retried_pages(retry, extractor, classifier, store, claim_threshold, uncertain_below)
         new_claims.update(c.category for c in added)
+    # Which study each new article reports; a new paper also finds the stories that came first.
+    store.link_studies(stored_ids + [a.id for a in retry if a.page is not None and a.page.ok])
 
     reports = []
     for result, parsed, error in fetched:

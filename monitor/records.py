@@ -97,6 +97,7 @@ class Page:
     published: datetime | None = None  # from the page's metadata, when it has one
     text: str = ""  # the main text, paragraphs separated by a blank line ("" unless ok)
     reason: str | None = None  # why it is not read (robots rule, HTTP status, paywall marker)
+    cited: tuple[str, ...] = ()  # study references in the page's HTML, links included
     retry: bool = False  # a transient failure: try again on a later pass
 
     @property
@@ -121,6 +122,7 @@ class Article:
     evidence_tier: str = "news"  # preprint | peer-reviewed | press release | regulator | news
     title_key: str = ""  # the headline's words, for finding the same story under another link
     feed_content: bool = False  # the item carried full content (content:encoded, Atom content)
+    cited: tuple[str, ...] = ()  # study references in the item's HTML, links included (monitor.studies)
     page: Page | None = None  # the linked page, when it was fetched (its text is then read for claims)
 
     @property
@@ -132,6 +134,18 @@ class Article:
     def body_unit(self) -> str:
         """Which field claims' offsets point into: "page" or "text" (the feed's text)."""
         return "page" if self.page is not None and self.page.ok else "text"
+
+
+@dataclass(frozen=True)
+class StudyLink:
+    """The study an article reports (monitor.studies): a paper or preprint is its own study."""
+
+    doi: str | None  # normalised: lower case, no version suffix
+    article_id: str | None  # the stored paper or preprint, when the monitor holds it
+    title: str | None  # that paper's title
+    signal: str  # what decided: self, doi, pubmed, nct, metadata (none: only trial ids found)
+    confidence: float
+    trial_ids: tuple[str, ...] = ()  # ClinicalTrials.gov NCT numbers named
 
 
 @dataclass(frozen=True)
@@ -319,6 +333,9 @@ class StoredClaim:
     uncertain: bool = False
     model_category: str | None = None  # what the model said, when a person has corrected it
     corrected: bool = False
+    study_doi: str | None = None  # the study its article reports (monitor.studies)
+    study_article_id: str | None = None  # that study's stored paper or preprint, when held
+    study_title: str | None = None
     rank: float | None = None  # BM25 rank when the claim came from a search (lower is better)
     highlighted: str | None = None  # the text with matches marked, from a search
 
@@ -339,6 +356,7 @@ class ClaimFilter:
     include_uncertain: bool = True
     uncertain_only: bool = False
     stored_since: str | None = None  # ISO time: claims stored from then on (the review queue)
+    study: str | None = None  # a DOI or article id: the study's own claims and its coverage's
     include_rejected: bool = False  # claims a person marked "not a claim"
     limit: int | None = None
     offset: int = 0

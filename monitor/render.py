@@ -67,6 +67,14 @@ def claim_link(digest: Digest, claim: StoredClaim) -> str | None:
     return safe_url(f"{digest.base_url.rstrip('/')}/claims/{quote(claim.claim_id, safe='')}")
 
 
+def reports(claim: StoredClaim) -> str | None:
+    """ "<study title>" for a claim from coverage of a study (not the paper's own claims); the DOI
+    when the monitor does not hold the paper."""
+    if claim.study_article_id == claim.article_id or not (claim.study_title or claim.study_doi):
+        return None
+    return claim.study_title or f"doi:{claim.study_doi}"
+
+
 def markers(claim: StoredClaim) -> list[str]:
     """Short words an editor scans for: evidence tier, design, size, polarity, hedging."""
     a = claim.attributes
@@ -103,6 +111,8 @@ def _context(digest: Digest) -> dict[str, object]:
         "safe_url": safe_url,
         "shorten": shorten,
         "page_counts": page_counts_text,
+        "reports": reports,
+        "study_url": lambda claim: f"https://doi.org/{claim.study_doi}" if claim.study_doi else None,
         "markers": markers,
         "claim_link": lambda claim: claim_link(digest, claim),
         "wrap": lambda text, indent="   ": textwrap.fill(

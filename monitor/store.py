@@ -46,6 +46,7 @@ from monitor.records import (
     RunSummary,
     StoredClaim,
 )
+from monitor.studies import AFTER_STORY, BEFORE_STORY, PAPER_TIERS, Paper, Story, link_story, own_study
 
 HIGHLIGHT = ("[", "]")
 MAX_CHUNKS = 10  # index chunks read before a search falls back to scoring every match
@@ -255,9 +256,9 @@ class Store:
             self._ensure_feed(article.feed_url)
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO articles (id, url, title, text, source, doi, guid, "
-                "authors, published, fetched, feed_url, evidence_tier, title_key, feed_content, "
+                "authors, published, fetched, feed_url, evidence_tier, title_key, feed_content, cited, "
                 "page_text, page_url, page_status, page_reason, page_attempts, page_fetched, page_retry) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     article.id,
                     article.url,
@@ -273,6 +274,7 @@ class Store:
                     article.evidence_tier,
                     article.title_key or None,
                     int(article.feed_content),
+                    _cited(article.cited + (page.cited if page else ())),
                     *_page_columns(page, stamp, 1),
                 ],
             )
@@ -291,6 +293,11 @@ class Store:
         if rows:  # most articles have none, and insert_all reads the schema each call
             # No OR IGNORE here: it would also swallow constraint violations.
             self.db["claims"].insert_all(rows)
+
+    def link_studies(self, article_ids: Iterable[str]) -> int:
+        """Link newly stored articles to their studies, and stories waiting for a new paper."""
+        with self._transaction():
+            return link_studies_in(self.db, article_ids)
 
     def pages_to_retry(self, attempts: int, limit: int = 200) -> list[Article]:
         """Stored articles whose page failed for a passing reason, fewer than `attempts` times,
@@ -314,11 +321,13 @@ class Store:
                 "SELECT page_attempts FROM articles WHERE id = ?", [article_id]
             ).fetchone()
             text, url, status, reason, attempts, fetched, retry = _page_columns(page, stamp, attempts + 1)
+            (cited,) = self.db.execute("SELECT cited FROM articles WHERE id = ?", [article_id]).fetchone()
             self.db.execute(
                 "UPDATE articles SET page_text = ?, page_url = ?, page_status = ?, page_reason = ?, "
-                "page_attempts = ?, page_fetched = ?, page_retry = ? WHERE id = ?",
-                [text, url, status, reason, attempts, fetched, retry, article_id],
-            )
+                "page_attempts = ?, page_fetched = ?, page_retry = ?, cited = ? WHERE id = ?",
+                [text, url, status, reason, attempts, fetched, retry,
+                 _cited(tuple(json.loads(cited or "[]")) + page.cited), article_id],
+            )  # fmt: skip
             have = {
                 " ".join(row[0].split()).lower()
                 for row in self.db.execute("SELECT text FROM claims WHERE article_id = ?", [article_id])
@@ -607,12 +616,83 @@ class Store:
         return self._ranked_search(query, match, where, params, filters)
 
 
+STUDY_COLUMNS = "id, evidence_tier, doi, url, title, text, page_text, published, source, authors, cited"
+
+
+def link_studies_in(db: sqlite_utils.Database, article_ids: Iterable[str] | None) -> int:
+    """Link these articles (all, when None) to the study each reports, and, when papers are
+    among them, the stories around their dates that have no paper yet (the story came first).
+    Returns the articles whose link was written."""
+    where, params = "", []
+    if article_ids is not None:
+        ids = list(article_ids)
+        if not ids:
+            return 0
+        where, params = f"WHERE id IN ({','.join('?' * len(ids))})", ids
+    rows = db.execute(f"SELECT {STUDY_COLUMNS} FROM articles {where}", params).fetchall()
+    papers = [_paper(r) for r in db.execute(
+        f"SELECT {STUDY_COLUMNS} FROM articles WHERE evidence_tier IN ('preprint', 'peer-reviewed')"
+    ).fetchall()]  # fmt: skip
+    new_papers = [_paper(r) for r in rows if r[1] in PAPER_TIERS]
+    stories = [_story(r) for r in rows if r[1] not in PAPER_TIERS]
+    if new_papers and article_ids is not None:
+        seen = {s.article_id for s in stories}
+        stories += [
+            _story(r)
+            for r in db.execute(
+                f"SELECT {STUDY_COLUMNS} FROM articles "
+                "WHERE evidence_tier NOT IN ('preprint', 'peer-reviewed') AND study_article_id IS NULL"
+            ).fetchall()
+            if r[0] not in seen and any(_near(_story(r), p) for p in new_papers)
+        ]
+    links = [(p.article_id, own_study(p)) for p in new_papers]
+    links += [(s.article_id, link_story(s, papers)) for s in stories]
+    for article_id, link in links:
+        db.execute(
+            "UPDATE articles SET study_doi = ?, study_article_id = ?, study_title = ?, study_signal = ?, "
+            "study_confidence = ?, trial_ids = ? WHERE id = ?",
+            [
+                link.doi if link else None,
+                link.article_id if link else None,
+                link.title if link else None,
+                link.signal if link and link.signal != "none" else None,
+                link.confidence if link and link.signal != "none" else None,
+                json.dumps(list(link.trial_ids)) if link and link.trial_ids else None,
+                article_id,
+            ],
+        )
+    return len(links)
+
+
+def _paper(r: tuple[Any, ...]) -> Paper:
+    return Paper(r[0], r[2], r[4], r[5], r[8], r[3], r[9], _when(r[7]))
+
+
+def _story(r: tuple[Any, ...]) -> Story:
+    cited = " ".join(json.loads(r[10] or "[]"))
+    return Story(r[0], r[1], r[2], r[3], r[4], f"{r[5]}\n\n{r[6] or ''}\n\n{cited}", _when(r[7]))
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _near(story: Story, paper: Paper) -> bool:
+    if story.published is None or paper.published is None:
+        return True
+    return paper.published - AFTER_STORY <= story.published <= paper.published + BEFORE_STORY
+
+
 def _stored_article(r: tuple[Any, ...]) -> Article:
     return Article(
         id=r[0], url=r[1], title=r[2], text=r[3], source=r[4], feed_url=r[5],
         published=datetime.fromisoformat(r[6]) if r[6] else None, doi=r[7], guid=r[8], authors=r[9],
         evidence_tier=r[10] or "news", title_key=r[11] or "", feed_content=bool(r[12]),
     )  # fmt: skip
+
+
+def _cited(refs: tuple[str, ...]) -> str | None:
+    return json.dumps(list(dict.fromkeys(refs))) if refs else None
 
 
 def _iso(when: datetime | None) -> str | None:

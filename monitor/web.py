@@ -53,6 +53,20 @@ QUERIES = {
             f"WHERE claims_search MATCH monitor_query(:q) ORDER BY {SEARCH_RANK} LIMIT 200"
         ),
     },
+    "coverage_of_a_study": {
+        "title": "Coverage of a study",
+        "description": "A paper's or preprint's own claims and every claim from the stories and press "
+        "releases that report it: give its DOI (10.1101/...) or its article id.",
+        "sql": (
+            "SELECT claim_browser.date, claim_browser.category, claim_browser.text, claim_browser.source, "
+            "claim_browser.evidence_tier, claim_browser.article_title, claim_browser.article_url, "
+            "articles.study_signal, articles.study_confidence "
+            "FROM claim_browser JOIN claims ON claims.id = claim_browser.claim_id "
+            "JOIN articles ON articles.id = claims.article_id "
+            "WHERE articles.study_doi = lower(:study) OR articles.study_article_id = :study "
+            "OR articles.id = :study ORDER BY claim_browser.date"
+        ),
+    },
     "claims_per_category_per_week": {
         "title": "Claims per category per week",
         "description": "New claims by the week they were stored.",

@@ -224,17 +224,23 @@ def _venues(paper: Paper) -> list[str]:
 
 
 def _surnames(authors: str | None) -> list[str]:
-    """First and last author's surnames ("Smith J, Lee K" or "Jane Smith, Kim Lee")."""
-    people = [a.strip() for a in re.split(r",|;| and ", authors or "") if a.strip()]
+    """First and last author's surnames, as feeds write author lists: "Raman, P.; Stein, A. B."
+    (medRxiv), "Smith J, Lee K" (PubMed), "Jane Smith, Kim Lee"."""
+    text = authors or ""
+    people = [a.strip() for a in re.split(r";| and " if ";" in text else r",| and ", text) if a.strip()]
     if not people:
         return []
-    chosen = [people[0], people[-1]] if len(people) > 1 else [people[0]]
     names = []
-    for person in chosen:
-        parts = [p for p in re.findall(r"[A-Z][a-zA-Z'\-]+", person) if len(p) > 2]
-        if parts:
-            # "Smith J" (surname first, initials after) or "Jane Smith" (surname last)
-            names.append(parts[0] if re.search(r"\b[A-Z]{1,2}$", person) else parts[-1])
+    for person in [people[0], people[-1]] if len(people) > 1 else people:
+        if "," in person:  # "Surname, Initials"
+            surname = person.split(",")[0]
+        elif re.search(r"\b[A-Z]{1,3}\.?$", person):  # "Surname Initials"
+            surname = person.split()[0]
+        else:  # "Given Surname"
+            surname = person.split()[-1]
+        surname = surname.strip(" .")
+        if len(surname) > 2:
+            names.append(surname)
     return list(dict.fromkeys(names))
 
 

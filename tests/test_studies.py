@@ -209,3 +209,19 @@ def test_dois_are_found_and_normalised_wherever_they_are_written() -> None:
     )
     assert dois_in(text) == [RELAPSE, JAMA, "10.1016/s0140-6736(26)01234-5"]
     assert normalise_doi(f"{RELAPSE}v2") == RELAPSE
+
+
+@pytest.mark.parametrize(
+    ("authors", "surnames"),
+    [
+        ("Raman, P.; Delacroix, J.; Yamaguchi, T.", ["Raman", "Yamaguchi"]),  # medRxiv
+        ("Okafor C, Brandt L, Lindqvist M", ["Okafor", "Lindqvist"]),  # PubMed
+        ("Jane Smith, Kim Lee", ["Smith", "Lee"]),
+    ],
+)
+def test_first_and_last_authors_are_read_from_every_way_feeds_write_them(
+    authors: str, surnames: list[str]
+) -> None:
+    from monitor.studies import _surnames
+
+    assert _surnames(authors) == surnames

@@ -23,6 +23,7 @@ SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
        claims.secondary, claims.uncertain, claims.model_category, claims.corrected,
        articles.source, articles.published, articles.doi, articles.feed_url, articles.evidence_tier,
        articles.study_doi, articles.study_article_id, articles.study_title,
+       (SELECT s.source FROM articles AS s WHERE s.id = articles.study_article_id) AS study_source,
        (SELECT json_group_array(feed_url) FROM article_feeds
          WHERE article_feeds.article_id = articles.id) AS feed_urls
 FROM claims JOIN articles ON articles.id = claims.article_id
@@ -221,6 +222,7 @@ def stored_claim(row: dict[str, Any]) -> StoredClaim:
         study_doi=row.get("study_doi"),
         study_article_id=row.get("study_article_id"),
         study_title=row.get("study_title"),
+        study_source=row.get("study_source"),
         rank=row.get("rank"),
         highlighted=row.get("highlighted"),
     )

@@ -85,11 +85,17 @@ def build_digest(
 ) -> Digest:
     claims = store.claims_stored_between(_iso(week.start), _iso(week.end))
     groups = group_near_duplicates(claims)
+    covered = store.coverage(c.article_id for c in claims if c.study_article_id == c.article_id)
     sections: dict[str, list[DigestItem]] = {c: [] for c in CATEGORIES}
     review: list[DigestItem] = []
     for group in groups:
-        item = DigestItem(group[0], tuple((c.source, c.article_url) for c in group[1:]))
-        (review if needs_review(group[0], review_below) else sections[group[0].category]).append(item)
+        first = group[0]
+        item = DigestItem(
+            first,
+            tuple((c.source, c.article_url) for c in group[1:]),
+            tuple(covered.get(first.article_id, ())) if first.study_article_id == first.article_id else (),
+        )
+        (review if needs_review(first, review_below) else sections[first.category]).append(item)
     history = []
     for back in range(HISTORY_WEEKS - 1, -1, -1):
         start, end = week.start - timedelta(weeks=back), week.end - timedelta(weeks=back)
@@ -100,12 +106,22 @@ def build_digest(
         week=week,
         counts={c: (this.get(c, 0), previous.get(c, 0)) for c in CATEGORIES},
         history=tuple(history),
-        sections={c: tuple(sorted(items, key=_strength)) for c, items in sections.items()},
+        sections={c: _by_study(sorted(items, key=_strength)) for c, items in sections.items()},
         needs_review=tuple(sorted(review, key=_strength)),
         feed_health=tuple(store.feed_health(_iso(week.start), _iso(week.end))),
         base_url=base_url,
         full_text=tuple(store.page_counts_by_feed_title(_iso(week.start), _iso(week.end))),
     )
+
+
+def _by_study(items: list[DigestItem]) -> tuple[DigestItem, ...]:
+    """Strongest first, but the claims of one study (the paper's own and its coverage's, from
+    every outlet) together, where the strongest of them stands."""
+    groups: dict[str, list[DigestItem]] = {}
+    for item in items:
+        key = item.claim.study_article_id or item.claim.study_doi or f"claim:{item.claim.claim_id}"
+        groups.setdefault(key, []).append(item)
+    return tuple(item for group in groups.values() for item in group)
 
 
 def _strength(item: DigestItem) -> tuple[int, int, float]:

@@ -336,6 +336,7 @@ class StoredClaim:
     study_doi: str | None = None  # the study its article reports (monitor.studies)
     study_article_id: str | None = None  # that study's stored paper or preprint, when held
     study_title: str | None = None
+    study_source: str | None = None  # where that paper appeared (its feed: the journal or server)
     rank: float | None = None  # BM25 rank when the claim came from a search (lower is better)
     highlighted: str | None = None  # the text with matches marked, from a search
 
@@ -381,6 +382,7 @@ class DigestItem:
 
     claim: StoredClaim
     also_reported_by: tuple[tuple[str, str | None], ...] = ()  # (source, article url)
+    covered_by: tuple[tuple[str, str | None], ...] = ()  # for a paper's own claim: who reported the study
 
 
 @dataclass(frozen=True)

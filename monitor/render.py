@@ -72,7 +72,8 @@ def reports(claim: StoredClaim) -> str | None:
     when the monitor does not hold the paper."""
     if claim.study_article_id == claim.article_id or not (claim.study_title or claim.study_doi):
         return None
-    return claim.study_title or f"doi:{claim.study_doi}"
+    where = f", {claim.study_source}" if claim.study_source else ""
+    return f"{claim.study_title}{where}" if claim.study_title else f"doi:{claim.study_doi}"
 
 
 def markers(claim: StoredClaim) -> list[str]:

@@ -294,6 +294,21 @@ class Store:
             # No OR IGNORE here: it would also swallow constraint violations.
             self.db["claims"].insert_all(rows)
 
+    def coverage(self, paper_ids: Iterable[str]) -> dict[str, list[tuple[str, str | None]]]:
+        """For each paper or preprint, the outlets whose stories report it: (source, url)."""
+        ids = list(dict.fromkeys(paper_ids))
+        covered: dict[str, list[tuple[str, str | None]]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT study_article_id, source, url FROM articles WHERE study_article_id IN "
+                f"({','.join('?' * len(chunk))}) AND id != study_article_id ORDER BY published, source",
+                chunk,
+            )
+            for paper_id, source, url in rows:
+                covered.setdefault(paper_id, []).append((source, url))
+        return covered
+
     def link_studies(self, article_ids: Iterable[str]) -> int:
         """Link newly stored articles to their studies, and stories waiting for a new paper."""
         with self._transaction():

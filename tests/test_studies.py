@@ -181,6 +181,8 @@ def test_stories_link_to_the_study_they_report_and_nothing_else(
     with Store(db) as store:
         text = render_text(build_digest(store, this_week))
     assert "Reports: Time to relapse after an acute course of intravenous ketamine" in text
+    assert "medRxiv Subject Collection: Psychiatry" in text.split("Reports: Time to relapse", 1)[1][:200]
+    assert "Covered by Health Wire" in text  # under the preprint's own claims
     status, rows = get(db, f"/{db.stem}/coverage_of_a_study.json?_shape=array&study={RELAPSE}")
     assert status == 200 and {r["source"] for r in rows} >= {
         "Health Wire",

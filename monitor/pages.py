@@ -10,7 +10,6 @@ item's summary in place, and says why. Parsing here takes bytes, never URLs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -143,14 +142,17 @@ def _settle(target: Future[Page], source: Future[Page]) -> None:
 
 
 def read_pages(urls: Iterable[str], fetcher: PageFetcher) -> list[Page]:
-    """Each page as `monitor article` shows it: fetched as a pass would, read on its own."""
-    items = [
-        Article(id=url, url=url, title="", text="", source="", feed_url="") for url in dict.fromkeys(urls)
-    ]
+    """Each page as `monitor article` shows it: fetched as a pass would, read on its own. Only
+    http(s) links (a pass reads local files only beside a local feed)."""
+    urls = list(dict.fromkeys(urls))
+    web = [u for u in urls if urlsplit(u).scheme.lower() in ("http", "https")]
+    items = [Article(id=u, url=u, title="", text="", source="", feed_url="") for u in web]
     with PageReader(fetcher) as reader:
         for item in items:
             reader.read(item)
-        return [item.page for item in reader.attach(items, lambda _: True) if item.page is not None]
+        pages = {item.url: item.page for item in reader.attach(items, lambda _: True)}
+    refused = Page("", status="error", reason="not an http(s) link")
+    return [pages.get(u) or replace(refused, url=u) for u in urls]
 
 
 def wanted_by(modes: Mapping[str, str], default: str) -> Callable[[Article], bool]:
@@ -270,7 +272,3 @@ def page_json(page: Page) -> dict[str, object]:
         "status": page.status,
         "reason": page.reason,
     }
-
-
-def dumps(page: Page) -> str:
-    return json.dumps(page_json(page), ensure_ascii=False)

@@ -209,6 +209,9 @@ def test_monitor_article_prints_what_a_pass_would_read(site: HTTPServer) -> None
     assert any(c["category"] == "duration" for c in story["claims"])
     assert "404" in records[3]["reason"]
 
+    result = runner.invoke(cli, ["article", "file:///etc/hostname", "--format", "jsonl"])
+    assert result.exit_code == 1 and json.loads(result.output)["reason"] == "not an http(s) link"
+
 
 def test_an_aggregator_link_that_needs_scripts_keeps_the_summary() -> None:
     fetched = PageFetch(

@@ -76,6 +76,7 @@ def sample_of_the_data(folder: Path) -> list[str]:
     return rows
 
 
+@pytest.mark.slow  # 35 s: two full fits and a cross-validation; CI runs it (make reliability)
 def test_training_is_reproducible_loadable_and_takes_corrections(tmp_path: Path) -> None:
     rows = sample_of_the_data(tmp_path)
     shipped = json.loads(rows[0])

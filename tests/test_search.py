@@ -289,7 +289,9 @@ def test_export_streams_in_constant_memory(tmp_path: Path) -> None:
         peaks[rows] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert written == rows
-    assert peaks[5_000] < 1.5 * peaks[500], peaks
+    # Holding the rows would cost megabytes (about 1 kB a claim); the 100 kB of slack absorbs
+    # what other threads of a test worker allocate while tracemalloc is on.
+    assert peaks[5_000] < 1.5 * peaks[500] + 100_000, peaks
 
 
 def fill(store: Store, rows: int, per_article: int = 500) -> None:

@@ -262,15 +262,17 @@ class HttpFetcher:
 
     def _read_page_file(self, url: str) -> PageFetch:
         """A page beside a local feed (the examples): read as a server would send it."""
-        path = Path(unquote(urlparse(url).path))
-        with path.open("rb") as handle:
-            body = _read_capped(iter(lambda: handle.read(65536), b""), self.settings.max_bytes)
+        _, body = self._read_local(url)
         return PageFetch(url, final_url=url, status=200, content=body, headers={"content-type": "text/html"})
 
-    def _read_file(self, source: FeedSource) -> FetchResult:
-        path = Path(unquote(urlparse(source.url).path))
+    def _read_local(self, url: str) -> tuple[Path, bytes]:
+        """A file: URL's path and bytes, under the same size cap as a response."""
+        path = Path(unquote(urlparse(url).path))
         with path.open("rb") as handle:
-            body = _read_capped(iter(lambda: handle.read(65536), b""), self.settings.max_bytes)
+            return path, _read_capped(iter(lambda: handle.read(65536), b""), self.settings.max_bytes)
+
+    def _read_file(self, source: FeedSource) -> FetchResult:
+        path, body = self._read_local(source.url)
         # No server to say what it is: guess from the name, as a web server would
         # (feedparser reads JSON Feed only when told it is JSON).
         kind = FILE_TYPES.get(path.suffix.lower())

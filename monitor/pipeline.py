@@ -110,8 +110,8 @@ def run_once(
     run_id = store.start_run(started)
     position = {source.url: i for i, source in enumerate(sources)}
     states = store.feed_states()
-    with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(PageReader(page_fetcher, parse_pool)) if page_fetcher else None
+    reading = PageReader(page_fetcher, parse_pool) if page_fetcher else contextlib.nullcontext()
+    with reading as reader:
         retry = store.pages_to_retry(page_attempts) if reader else []
         again = {article.id for article in retry}
         wanted = wanted_by({s.url: s.full_text for s in sources if s.full_text}, full_text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -652,11 +652,14 @@ def link_studies_in(db: sqlite_utils.Database, article_ids: Iterable[str] | None
     stories = [_story(r) for r in rows if r[1] not in PAPER_TIERS]
     if new_papers and article_ids is not None:
         seen = {s.article_id for s in stories}
+        window, bounds = _dates_near(new_papers)
         stories += [
             _story(r)
             for r in db.execute(
                 f"SELECT {STUDY_COLUMNS} FROM articles "
                 "WHERE evidence_tier NOT IN ('preprint', 'peer-reviewed') AND study_article_id IS NULL"
+                f"{window}",
+                bounds,
             ).fetchall()
             if r[0] not in seen and any(_near(_story(r), p) for p in new_papers)
         ]
@@ -690,6 +693,19 @@ def _story(r: tuple[Any, ...]) -> Story:
 
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _dates_near(papers: Sequence[Paper]) -> tuple[str, list[str]]:
+    """A SQL condition narrowing the unlinked stories to read to those dated near these papers
+    (or undated), a day wider than `_near` on each side: most stories never get a paper, and
+    reading them all at every new preprint would grow with the database."""
+    dates = [p.published for p in papers if p.published is not None]
+    if len(dates) < len(papers):
+        return "", []  # an undated paper is near every story
+    low = (min(dates) - AFTER_STORY - timedelta(days=1)).astimezone(UTC)
+    high = (max(dates) + BEFORE_STORY + timedelta(days=1)).astimezone(UTC)
+    condition = " AND (published IS NULL OR (published >= ? AND published <= ?))"
+    return condition, [low.isoformat(timespec="seconds"), high.isoformat(timespec="seconds")]
 
 
 def _near(story: Story, paper: Paper) -> bool:

@@ -15,10 +15,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from monitor.export import export_claims
+from monitor.delivery.export import export_claims
 from monitor.pipeline import claim_id
 from monitor.records import Article, Claim, Sentence
-from monitor.store import Store
+from monitor.storage.store import Store
 
 
 class Discard(io.TextIOBase):

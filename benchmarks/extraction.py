@@ -21,10 +21,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
-from monitor.extract import SentenceExtractor, build_nlp, candidates, title_sentence
-from monitor.lexicon import is_about_ketamine, mentions_ketamine
+from monitor.language.classify import ClaimClassifier
+from monitor.language.extract import SentenceExtractor, build_nlp, candidates, title_sentence
+from monitor.language.lexicon import is_about_ketamine, mentions_ketamine
 from monitor.pipeline import BATCH, classify_batch
 from monitor.records import Article
 

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import monitor.store
+import monitor.storage.store
 from monitor.pipeline import claim_id
 from monitor.records import CATEGORIES, Article, Claim, ClaimFilter, Sentence
-from monitor.store import Store
+from monitor.storage.store import Store
 
 PHRASES = [
     "Ketamine infusions reduced depressive symptoms within {n} hours in the trial.",
@@ -129,9 +129,9 @@ def main() -> None:
             matches = raw.execute(
                 "SELECT count(*) FROM claims_search WHERE claims_search MATCH 'infusion'"
             ).fetchone()[0]
-            window, monitor.store.RANK_WINDOW = monitor.store.RANK_WINDOW, args.claims + 1
+            window, monitor.storage.store.RANK_WINDOW = monitor.storage.store.RANK_WINDOW, args.claims + 1
             exact = timed(lambda: store.search("infusion", ClaimFilter(limit=20)), max(3, args.repeats // 4))
-            monitor.store.RANK_WINDOW = window
+            monitor.storage.store.RANK_WINDOW = window
             print(
                 f"  common term, {matches:,} matches: ranked among the newest {window:,} as above; "
                 f"every match scored: median {exact[0]:.1f} ms, p95 {exact[1]:.1f} ms"

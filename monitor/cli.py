@@ -203,11 +203,11 @@ def export(
     rows (JSON Lines in the models/data format).
     """
     if corrections:
-        from monitor.corrections import export_corrections
+        from monitor.language.corrections import export_corrections
 
         export_corrections(db_path, output)
         return
-    from monitor.export import count_claims, export_claims
+    from monitor.delivery.export import count_claims, export_claims
 
     if count_only:
         click.echo(count_claims(db_path, make_filter(**filters)))
@@ -291,7 +291,7 @@ def serve(db_path: Path, host: str, port: int) -> None:
     Facets, full-text search and canned queries for researchers; set base_url in the
     config to http://HOST:PORT/DBNAME and the digest links each claim to its row here.
     """
-    from monitor.web import serve as serve_datasette
+    from monitor.delivery.web import serve as serve_datasette
 
     serve_datasette(db_path, host, port)
 
@@ -308,7 +308,7 @@ def feeds() -> None:
 @handle_errors
 def feeds_list(feeds_path: Path, db_path: Path, as_json: bool) -> None:
     """List the feeds with their health (from the database)."""
-    from monitor.feeds import list_feeds
+    from monitor.ingest.feeds import list_feeds
 
     listings = list_feeds(feeds_path, db_path, load_settings().full_text)
     if as_json:
@@ -333,7 +333,7 @@ def feeds_list(feeds_path: Path, db_path: Path, as_json: bool) -> None:
 @handle_errors
 def feeds_add(url: str, comment: str | None, full_text: str | None, feeds_path: Path) -> None:
     """Add a feed (URL or path) to the end of feeds.txt."""
-    from monitor.feeds import add_feed
+    from monitor.ingest.feeds import add_feed
 
     click.echo(f"added {add_feed(feeds_path, url, comment, full_text)} to {feeds_path}")
 
@@ -344,7 +344,7 @@ def feeds_add(url: str, comment: str | None, full_text: str | None, feeds_path: 
 @handle_errors
 def feeds_remove(url: str, feeds_path: Path) -> None:
     """Remove a feed from feeds.txt, keeping every comment."""
-    from monitor.feeds import remove_feed
+    from monitor.ingest.feeds import remove_feed
 
     remove_feed(feeds_path, url)
     click.echo(f"removed {url} from {feeds_path}")
@@ -359,7 +359,7 @@ def feeds_check(url: str | None, feeds_path: Path) -> None:
 
     Nothing is stored.
     """
-    from monitor.feeds import check_feeds
+    from monitor.ingest.feeds import check_feeds
 
     checks = check_feeds(feeds_path, load_settings(), url)
     for c in checks:
@@ -378,7 +378,7 @@ def feeds_check(url: str | None, feeds_path: Path) -> None:
 @handle_errors
 def feeds_import_opml(opml: Path, feeds_path: Path) -> None:
     """Add the feeds of an OPML subscription list (from a feed reader) to feeds.txt."""
-    from monitor.feeds import import_opml
+    from monitor.ingest.feeds import import_opml
 
     added, present = import_opml(feeds_path, opml)
     click.echo(f"added {len(added)} feeds to {feeds_path}; {len(present)} were already there")
@@ -393,7 +393,7 @@ def feeds_import_opml(opml: Path, feeds_path: Path) -> None:
 @handle_errors
 def feeds_export_opml(feeds_path: Path, db_path: Path, output: Any) -> None:
     """Write feeds.txt as OPML 2.0, for feed readers."""
-    from monitor.feeds import export_opml
+    from monitor.ingest.feeds import export_opml
 
     output.write(export_opml(feeds_path, db_path))
 
@@ -421,7 +421,7 @@ def search(query: str, db_path: Path, fmt: str, **filters: Any) -> None:
     its newest 100,000 matches. With no query, the newest claims that pass the filters:
     the same claims `monitor export` writes with the same filters.
     """
-    from monitor.export import search_claims, write_search
+    from monitor.delivery.export import search_claims, write_search
 
     results = search_claims(db_path, query, make_filter(**filters))
     write_search(results, fmt, sys.stdout)
@@ -464,8 +464,8 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
     Give sentences as arguments, or one per line on stdin. Prints one JSON object
     per sentence with its category, confidence and per-category scores.
     """
-    from monitor.classify import ClaimClassifier, classify_texts
-    from monitor.export import read_lines
+    from monitor.delivery.export import read_lines
+    from monitor.language.classify import ClaimClassifier, classify_texts
 
     lines = list(texts) or list(read_lines(sys.stdin))
     classifier = ClaimClassifier.load(load_settings().models_dir)
@@ -477,7 +477,7 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
 
 
 def _default_corpus() -> Path | None:
-    from monitor.realtext import default_corpus
+    from monitor.language.realtext import default_corpus
 
     return default_corpus()
 
@@ -504,7 +504,7 @@ def train(db_path: Path, corpus: Path | None) -> None:
     data gives the same model file, byte for byte. Prints cross-validated scores
     and the evaluation sets' scores before and after.
     """
-    from monitor.evaluate import retrain_and_compare
+    from monitor.language.evaluate import retrain_and_compare
 
     settings = load_settings()
     if corpus is None:
@@ -545,7 +545,7 @@ def label(claim_id: str, category: str, note: str | None, by: str | None, db_pat
     The correction is recorded with who and when; search, export and the digest
     show the corrected label from then on, and `monitor train` learns from it.
     """
-    from monitor.corrections import label_claim
+    from monitor.language.corrections import label_claim
 
     c = label_claim(db_path, claim_id, category, note, by)
     click.echo(f"{c.claim_id}: {c.old_category} -> {c.new_category} (by {c.corrected_by})")
@@ -567,7 +567,7 @@ def review(days: int, by: str | None, db_path: Path) -> None:
 
     Answer e(fficacy), s(afety), d(uration), c(ost), n(ot a claim), Enter to skip, q to quit.
     """
-    from monitor.corrections import label_claim, review_queue
+    from monitor.language.corrections import label_claim, review_queue
 
     queue = review_queue(db_path, days)
     keys = {"e": "efficacy", "s": "safety", "d": "duration", "c": "cost", "n": "none"}
@@ -592,8 +592,8 @@ def review(days: int, by: str | None, db_path: Path) -> None:
 @handle_errors
 def reclassify(db_path: Path) -> None:
     """Re-run every stored claim through the current model; corrected claims keep their label."""
-    from monitor.classify import ClaimClassifier
-    from monitor.corrections import reclassify as reclassify_claims
+    from monitor.language.classify import ClaimClassifier
+    from monitor.language.corrections import reclassify as reclassify_claims
 
     settings = load_settings()
     summary = reclassify_claims(db_path, ClaimClassifier.load(settings.models_dir), settings.uncertain_below)
@@ -627,7 +627,7 @@ def digest(
     force: bool,
 ) -> None:
     """Build the weekly digest of new claims, grouped by category; print, save or send it."""
-    from monitor.digest import deliver, make_digest, write_digest
+    from monitor.delivery.digest import deliver, make_digest, write_digest
 
     settings = load_settings()
     built = make_digest(db_path, settings, week)
@@ -668,7 +668,7 @@ def evaluate(threshold: float | None, errors: Any, set_name: str, corpus: Path |
     the classifier alone on the labelled claims (with a confusion matrix), and a
     breakdown by article kind.
     """
-    from monitor.evaluate import run_evaluation
+    from monitor.language.evaluate import run_evaluation
 
     report, text = run_evaluation(load_settings(), threshold, errors, set_name, corpus)
     click.echo(json.dumps(dataclasses.asdict(report), indent=1) if as_json else text, nl=not as_json)
@@ -690,7 +690,7 @@ def feed_health_line(f: Any) -> str:
         parts.append(f"next try after {f.next_attempt}")
     parts.append(f"full text {f.full_text}")
     if f.pages:
-        from monitor.pages import page_counts_text
+        from monitor.ingest.pages import page_counts_text
 
         parts.append(f"article pages: {page_counts_text(f.pages)}")
         if f.pages.get("unresolved"):
@@ -699,7 +699,7 @@ def feed_health_line(f: Any) -> str:
 
 
 def page_record(page: Any, claims: list[Any] | None) -> dict[str, Any]:
-    from monitor.pages import page_json
+    from monitor.ingest.pages import page_json
 
     record = page_json(page)
     if claims is not None:
@@ -739,7 +739,7 @@ def format_summary(summary: RunSummary, db_path: Path) -> str:
     lines += [f"  failed {f.url}: {f.error}" for f in summary.feeds if not f.ok]
     lines.append(f"new articles: {summary.new_articles}")
     if summary.pages:
-        from monitor.pages import page_counts_text
+        from monitor.ingest.pages import page_counts_text
 
         lines.append(f"article pages: {page_counts_text(summary.pages)}")
     total = sum(summary.new_claims.values())

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from monitor.attributes import describe
 from monitor.config import Settings, read_feeds
 from monitor.errors import ConfigError, FeedError
-from monitor.fetch import HttpFetcher
-from monitor.lexicon import is_methods_section, ketamine_form
-from monitor.lock import PassLock
-from monitor.pages import PageFetcher, PageReader, read_pages, wanted_by
-from monitor.parse import parse_feed
+from monitor.ingest.fetch import HttpFetcher
+from monitor.ingest.pages import PageFetcher, PageReader, read_pages, wanted_by
+from monitor.ingest.parse import parse_feed
+from monitor.language.attributes import describe
+from monitor.language.lexicon import is_methods_section, ketamine_form
 from monitor.records import (
     CATEGORIES,
     Article,
@@ -43,11 +42,12 @@ from monitor.records import (
     RunSummary,
     Sentence,
 )
-from monitor.store import Store
+from monitor.storage.lock import PassLock
+from monitor.storage.store import Store
 
 if TYPE_CHECKING:  # spaCy and scikit-learn load in seconds: only when a pass needs them
-    from monitor.classify import ClaimClassifier
-    from monitor.extract import SentenceExtractor
+    from monitor.language.classify import ClaimClassifier
+    from monitor.language.extract import SentenceExtractor
 
 
 class Fetcher(Protocol):
@@ -103,7 +103,7 @@ def run_once(
     result whichever feed answered first.
 
     With a `page_fetcher`, new items that want their page (`full_text`, or the feed's own
-    full_text= option: monitor.pages) are read from it, and pages that failed on earlier passes
+    full_text= option: monitor.ingest.pages) are read from it, and pages that failed on earlier passes
     are tried again (`page_attempts` in all); without one, the feeds' text is all there is.
     """
     started = datetime.now(UTC)
@@ -418,13 +418,13 @@ class Monitor:
     # Loaded on first use: a pass that cannot start (no feeds, lock held) says so at once.
     @functools.cached_property
     def classifier(self) -> ClaimClassifier:
-        from monitor.classify import ClaimClassifier
+        from monitor.language.classify import ClaimClassifier
 
         return ClaimClassifier.load(self.settings.models_dir)
 
     @functools.cached_property
     def extractor(self) -> SentenceExtractor:
-        from monitor.extract import SentenceExtractor, build_nlp
+        from monitor.language.extract import SentenceExtractor, build_nlp
 
         return SentenceExtractor(build_nlp(self.settings.spacy_model))
 

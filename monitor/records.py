@@ -88,7 +88,7 @@ class PageFetch:
 
 @dataclass(frozen=True)
 class Page:
-    """What the monitor read from the web page an item links to (monitor.pages)."""
+    """What the monitor read from the web page an item links to (monitor.ingest.pages)."""
 
     url: str  # the link asked for
     status: str  # one of PAGE_STATUSES: only "ok" pages are read for claims
@@ -122,7 +122,8 @@ class Article:
     evidence_tier: str = "news"  # preprint | peer-reviewed | press release | regulator | news
     title_key: str = ""  # the headline's words, for finding the same story under another link
     feed_content: bool = False  # the item carried full content (content:encoded, Atom content)
-    cited: tuple[str, ...] = ()  # study references in the item's HTML, links included (monitor.studies)
+    # study references in the item's HTML, links included (monitor.language.studies)
+    cited: tuple[str, ...] = ()
     page: Page | None = None  # the linked page, when it was fetched (its text is then read for claims)
 
     @property
@@ -138,7 +139,7 @@ class Article:
 
 @dataclass(frozen=True)
 class StudyLink:
-    """The study an article reports (monitor.studies): a paper or preprint is its own study."""
+    """The study an article reports (monitor.language.studies): a paper or preprint is its own study."""
 
     doi: str | None  # normalised: lower case, no version suffix
     article_id: str | None  # the stored paper or preprint, when the monitor holds it
@@ -211,7 +212,7 @@ class Money:
 
 @dataclass(frozen=True)
 class ClaimAttributes:
-    """What a claim says besides its category (see monitor.attributes for the rules)."""
+    """What a claim says besides its category (see monitor.language.attributes for the rules)."""
 
     polarity: str | None = None  # positive | null_or_negative | neutral; None: not shown (unsure)
     hedged: bool = False
@@ -333,7 +334,7 @@ class StoredClaim:
     uncertain: bool = False
     model_category: str | None = None  # what the model said, when a person has corrected it
     corrected: bool = False
-    study_doi: str | None = None  # the study its article reports (monitor.studies)
+    study_doi: str | None = None  # the study its article reports (monitor.language.studies)
     study_article_id: str | None = None  # that study's stored paper or preprint, when held
     study_title: str | None = None
     study_source: str | None = None  # where that paper appeared (its feed: the journal or server)

@@ -20,13 +20,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Settings
-from monitor.digest import deliver, make_digest, zone
+from monitor.delivery.digest import deliver, make_digest, zone
 from monitor.errors import ConfigError, MonitorError
-from monitor.lock import LockedError
-from monitor.pages import page_counts_text
+from monitor.ingest.pages import page_counts_text
 from monitor.pipeline import Monitor
 from monitor.records import RunSummary
-from monitor.store import Store
+from monitor.storage.lock import LockedError
+from monitor.storage.store import Store
 
 log = logging.getLogger("monitor")
 

@@ -16,15 +16,15 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from monitor.classify import ClaimClassifier
 from monitor.config import Settings, default_models_dir
 from monitor.errors import FeedError
-from monitor.extract import SentenceExtractor, build_nlp
-from monitor.fetch import HttpFetcher
-from monitor.parse import parse_feed
+from monitor.ingest.fetch import HttpFetcher
+from monitor.ingest.parse import parse_feed
+from monitor.language.classify import ClaimClassifier
+from monitor.language.extract import SentenceExtractor, build_nlp
 from monitor.pipeline import classify_sentences
 from monitor.records import FeedSource
-from monitor.store import Store
+from monitor.storage.store import Store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SKIP_SUFFIXES = {".md", ".txt", ".py", ".json-ld"}

@@ -108,7 +108,7 @@ class Draft:
 @functools.cache
 def _nlp():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from monitor.extract import build_nlp
+    from monitor.language.extract import build_nlp
 
     return build_nlp()
 

@@ -22,15 +22,15 @@ from collections.abc import Sequence
 
 from sklearn.model_selection import GroupKFold
 
-from monitor import training
-from monitor.classify import ClaimClassifier
 from monitor.config import default_models_dir
-from monitor.evaluate import evaluate, segmentation
-from monitor.extract import build_nlp
-from monitor.labelled import extractor_for
-from monitor.realtext import default_corpus, load_real
+from monitor.language import training
+from monitor.language.classify import ClaimClassifier
+from monitor.language.evaluate import evaluate, segmentation
+from monitor.language.extract import build_nlp
+from monitor.language.labelled import extractor_for
+from monitor.language.realtext import default_corpus, load_real
+from monitor.language.training import Example, TrainingSets, article_examples, fit_models, load_examples
 from monitor.records import Prediction, Sentence
-from monitor.training import Example, TrainingSets, article_examples, fit_models, load_examples
 
 
 class ByFold:

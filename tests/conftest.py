@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from monitor.classify import ClaimClassifier
 from monitor.config import Settings, default_models_dir
-from monitor.extract import SentenceExtractor, build_nlp
+from monitor.language.classify import ClaimClassifier
+from monitor.language.extract import SentenceExtractor, build_nlp
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

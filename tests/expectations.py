@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from monitor.extract import SentenceExtractor, build_nlp
-from monitor.pages import read_page
-from monitor.parse import parse_feed
+from monitor.ingest.pages import read_page
+from monitor.ingest.parse import parse_feed
+from monitor.language.extract import SentenceExtractor, build_nlp
 from monitor.records import Article, FeedSource, FetchResult, PageFetch
 
 HERE = Path(__file__).resolve().parent

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from monitor.pipeline import claim_id
 from monitor.records import Article, Claim, ClaimAttributes, Sentence
-from monitor.store import Store
+from monitor.storage.store import Store
 
 
 def store_claim(

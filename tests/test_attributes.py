@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.attributes import (
+from monitor.language.attributes import (
     amounts,
     describe,
     durations_days,
@@ -123,8 +123,8 @@ def test_evidence_tier(feed: str, link: str, doi: str | None, source: str, tier:
 
 def test_vocabularies_agree() -> None:
     """The names the CLI offers as filters are the names the rules produce."""
-    from monitor.attributes import STUDY_TYPES
-    from monitor.lexicon import FORMS
+    from monitor.language.attributes import STUDY_TYPES
+    from monitor.language.lexicon import FORMS
     from monitor.records import FORM_NAMES, STUDY_TYPE_NAMES
 
     assert {name for name, _ in STUDY_TYPES} == set(STUDY_TYPE_NAMES)

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 import skops.io
 
-from monitor.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
-from monitor.records import CATEGORIES
-from monitor.training import (
+from monitor.language.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
+from monitor.language.training import (
     Example,
     TrainingSets,
     data_fingerprint,
@@ -25,6 +24,7 @@ from monitor.training import (
     merge_corrections,
     train,
 )
+from monitor.records import CATEGORIES
 
 
 def test_shipped_model_was_trained_on_the_shipped_data(classifier: ClaimClassifier) -> None:
@@ -130,8 +130,8 @@ def test_missing_model_tells_how_to_build_it(tmp_path: Path) -> None:
 
 def test_training_data_is_independent_of_the_evaluation_set() -> None:
     """No training sentence may be a copy or a close rewording of an evaluation sentence."""
-    from monitor.evaluate import load_eval_set
-    from monitor.training import load_examples
+    from monitor.language.evaluate import load_eval_set
+    from monitor.language.training import load_examples
 
     gold = [
         g.text

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.classify import ClaimClassifier
 from monitor.cli import cli
-from monitor.corrections import as_examples, latest_corrections, reclassify, review_queue
-from monitor.training import Example, merge_corrections
+from monitor.language.classify import ClaimClassifier
+from monitor.language.corrections import as_examples, latest_corrections, reclassify, review_queue
+from monitor.language.training import Example, merge_corrections
 from tests.conftest import EXAMPLES
 
 

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.config import Settings
-from monitor.digest import SmtpError, deliver, group_near_duplicates, make_digest, week_of
-from monitor.store import Store
+from monitor.delivery.digest import SmtpError, deliver, group_near_duplicates, make_digest, week_of
+from monitor.storage.store import Store
 from tests.helpers import store_claim
 
 WEEK = "2026-W47"  # Monday 16 to Sunday 22 November 2026
@@ -318,6 +318,6 @@ def test_feed_health_lists_feeds_that_failed_all_week_or_brought_nothing(week_db
     problems = {f.url: (f.problem, f.last_error) for f in digest.feed_health}
     assert problems["https://down.example/rss"] == ("failed all week", "HTTP 503 Service Unavailable")
     assert "https://news.example.org/feed" not in problems  # it brought new articles this week
-    from monitor.render import render_html, render_text
+    from monitor.delivery.render import render_html, render_text
 
     assert "HTTP 503 Service Unavailable" in render_html(digest) and "failed all week" in render_text(digest)

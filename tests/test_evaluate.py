@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.config import default_models_dir
-from monitor.evaluate import evaluate, load_eval_set
-from monitor.extract import SentenceExtractor, build_nlp
-from monitor.labelled import LabelledArticle
+from monitor.language.evaluate import evaluate, load_eval_set
+from monitor.language.extract import SentenceExtractor, build_nlp
+from monitor.language.labelled import LabelledArticle
 from monitor.records import Prediction, Sentence
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from monitor.extract import SentenceExtractor
+from monitor.language.extract import SentenceExtractor
 from tests.expectations import FEEDS, PAGES, describe, describe_page, expected_path
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.extract import SentenceExtractor, build_nlp
-from monitor.lexicon import ketamine_form, ketamine_spans
+from monitor.language.extract import SentenceExtractor, build_nlp
+from monitor.language.lexicon import ketamine_form, ketamine_spans
 from monitor.records import Article
 
 

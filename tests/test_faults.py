@@ -16,12 +16,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.config import Settings
-from monitor.extract import SentenceExtractor
-from monitor.fetch import HttpFetcher
-from monitor.parse import parse_feed
+from monitor.ingest.fetch import HttpFetcher
+from monitor.ingest.parse import parse_feed
+from monitor.language.extract import SentenceExtractor
 from monitor.pipeline import run_once
 from monitor.records import FeedSource
-from monitor.store import Store
+from monitor.storage.store import Store
 from tests.test_pipeline import KeywordClassifier
 
 RSS = (

@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 from monitor.cli import cli
 from monitor.config import read_feeds
 from monitor.errors import ConfigError
-from monitor.feeds import add_feed, export_opml, import_opml, remove_feed
+from monitor.ingest.feeds import add_feed, export_opml, import_opml, remove_feed
 from tests.conftest import EXAMPLES
 
 SHARED_OPML = (

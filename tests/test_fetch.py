@@ -8,7 +8,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.config import Settings
-from monitor.fetch import HttpFetcher
+from monitor.ingest.fetch import HttpFetcher
 from monitor.records import FeedSource, FeedState
 
 FEED = b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>"

@@ -1,4 +1,4 @@
-"""The sentence vectors the claim models read beside their word features (monitor.meaning),
+"""The sentence vectors the claim models read beside their word features (monitor.language.meaning),
 and the whole labelled articles they are trained on (models/data/articles)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
-from monitor.labelled import load_articles
-from monitor.meaning import SentenceMeaning, encode, load_table
-from monitor.training import article_examples, data_fingerprint
+from monitor.language.labelled import load_articles
+from monitor.language.meaning import SentenceMeaning, encode, load_table
+from monitor.language.training import article_examples, data_fingerprint
 
 
 def test_sentences_that_say_the_same_thing_lie_closer_than_unrelated_ones() -> None:
@@ -125,7 +125,7 @@ def test_loading_the_shipped_table_is_silent(
 ) -> None:
     """model2vec reads the folder's README as a model card and complains on stderr when it has no
     metadata block: nothing of that may reach an operator's terminal or log."""
-    from monitor.meaning import meaning_dir
+    from monitor.language.meaning import meaning_dir
 
     load_table.cache_clear()
     load_table(meaning_dir())
@@ -136,7 +136,7 @@ def test_loading_the_shipped_table_is_silent(
 def test_a_model_kept_elsewhere_reads_the_shipped_vectors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
+    from monitor.language.classify import CARD_FILE, MODEL_FILE, ClaimClassifier
 
     for name in (MODEL_FILE, CARD_FILE):
         shutil.copy(default_models_dir() / name, tmp_path / name)

@@ -16,19 +16,19 @@ from lxml import html as lxml_html
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from monitor.classify import ClaimClassifier
 from monitor.cli import cli
 from monitor.config import Settings, read_feeds
-from monitor.digest import build_digest, week_of
-from monitor.extract import SentenceExtractor
-from monitor.feeds import add_feed, remove_feed
-from monitor.fetch import HttpFetcher
-from monitor.pages import read_page, wants_page
+from monitor.delivery.digest import build_digest, week_of
+from monitor.delivery.render import render_text
+from monitor.ingest.feeds import add_feed, remove_feed
+from monitor.ingest.fetch import HttpFetcher
+from monitor.ingest.pages import read_page, wants_page
+from monitor.language.classify import ClaimClassifier
+from monitor.language.extract import SentenceExtractor
 from monitor.pipeline import run_once
 from monitor.records import Article, FeedSource, PageFetch
-from monitor.render import render_text
 from monitor.schedule import format_status, service_status
-from monitor.store import Store
+from monitor.storage.store import Store
 
 from .conftest import EXAMPLES
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.errors import FeedError
-from monitor.parse import article_id, canonical_url, html_to_text, parse_feed
+from monitor.ingest.parse import article_id, canonical_url, html_to_text, parse_feed
 from monitor.records import FeedSource, FetchResult
 
 

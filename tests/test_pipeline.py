@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from monitor.extract import SentenceExtractor
+from monitor.language.extract import SentenceExtractor
 from monitor.pipeline import run_once
 from monitor.records import FeedSource, FeedState, FetchResult, Prediction, Sentence
-from monitor.store import Store
+from monitor.storage.store import Store
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>
 <link>https://news.example.org</link><description>d</description>

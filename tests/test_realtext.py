@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
-from monitor.realtext import REAL_DIR, SPLITS, default_corpus, load_real, read_records
+from monitor.language.realtext import REAL_DIR, SPLITS, default_corpus, load_real, read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_KEYS = {"file", "id", "kind", "region", "treatment", "labeller", "fixes", "sentences", "sha256"}

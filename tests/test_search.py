@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.export import EXPORT_FIELDS, export_claims
+from monitor.delivery.export import EXPORT_FIELDS, export_claims
 from monitor.pipeline import claim_id
 from monitor.records import Article, Claim, ClaimFilter, Sentence
-from monitor.store import Store
+from monitor.storage.store import Store
 from tests.helpers import store_claim
 
 
@@ -219,7 +219,7 @@ def test_bad_dates_are_clear(db: Path) -> None:
 
 
 def test_table_fits_the_width(db: Path) -> None:
-    from monitor.export import format_table
+    from monitor.delivery.export import format_table
 
     with Store(db, readonly=True) as store:
         hits = store.search("ketamine", ClaimFilter())
@@ -322,9 +322,9 @@ class _Discard(io.TextIOBase):
 def test_a_very_common_term_is_ranked_among_its_newest_matches_without_losing_any(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import monitor.store
+    import monitor.storage.store
 
-    monkeypatch.setattr(monitor.store, "RANK_WINDOW", 3)
+    monkeypatch.setattr(monitor.storage.store, "RANK_WINDOW", 3)
     path = tmp_path / "window.db"
     with Store(path) as store:
         # The oldest claim is the best BM25 match (shortest), but falls outside the window.

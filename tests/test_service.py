@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from monitor.cli import cli
-from monitor.lock import PassLock
 from monitor.schedule import parse_digest_at, parse_interval
-from monitor.store import Store
+from monitor.storage.lock import PassLock
+from monitor.storage.store import Store
 from tests.conftest import EXAMPLES
 from tests.test_digest import Inbox, free_port
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.migrations import MIGRATIONS
 from monitor.pipeline import claim_id
 from monitor.records import Article, Claim, ClaimFilter, FeedSource, FetchResult, Sentence
-from monitor.store import Store, fts_query
+from monitor.storage.migrations import MIGRATIONS
+from monitor.storage.store import Store, fts_query
 
 
 def make_article(n: int = 1, feed: str = "https://feeds.example.org/a") -> Article:

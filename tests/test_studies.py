@@ -12,17 +12,17 @@ import pytest
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
-from monitor.classify import ClaimClassifier
 from monitor.cli import cli
 from monitor.config import Settings
-from monitor.digest import build_digest, week_of
-from monitor.extract import SentenceExtractor
-from monitor.fetch import HttpFetcher
+from monitor.delivery.digest import build_digest, week_of
+from monitor.delivery.render import render_text
+from monitor.ingest.fetch import HttpFetcher
+from monitor.language.classify import ClaimClassifier
+from monitor.language.extract import SentenceExtractor
+from monitor.language.studies import dois_in, normalise_doi
 from monitor.pipeline import run_once
 from monitor.records import FeedSource
-from monitor.render import render_text
-from monitor.store import Store
-from monitor.studies import dois_in, normalise_doi
+from monitor.storage.store import Store
 
 from .test_web import get
 
@@ -224,6 +224,6 @@ def test_dois_are_found_and_normalised_wherever_they_are_written() -> None:
 def test_first_and_last_authors_are_read_from_every_way_feeds_write_them(
     authors: str, surnames: list[str]
 ) -> None:
-    from monitor.studies import _surnames
+    from monitor.language.studies import _surnames
 
     assert _surnames(authors) == surnames

@@ -10,10 +10,10 @@ import pytest
 
 datasette_app = pytest.importorskip("datasette.app")
 
-from monitor.migrations import ISO_WEEK_SQL  # noqa: E402
+from monitor.delivery.web import QUERIES, metadata, register_plugin  # noqa: E402
 from monitor.records import Money  # noqa: E402
-from monitor.store import Store  # noqa: E402
-from monitor.web import QUERIES, metadata, register_plugin  # noqa: E402
+from monitor.storage.migrations import ISO_WEEK_SQL  # noqa: E402
+from monitor.storage.store import Store  # noqa: E402
 from tests.test_search import put  # noqa: E402
 
 
@@ -102,7 +102,7 @@ def test_table_search_reads_queries_as_monitor_search_does(db: Path) -> None:
 
 
 def test_canned_search_ranks_like_monitor_search(db: Path, tmp_path: Path) -> None:
-    from monitor.store import Store as ClaimStore
+    from monitor.storage.store import Store as ClaimStore
 
     _, rows = get(db, "/claims/search.json?q=ketamine&_shape=array")
     with ClaimStore(db, readonly=True) as store:

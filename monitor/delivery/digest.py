@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.config import Settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.records import CATEGORIES, EVIDENCE_TIERS, Digest, DigestItem, StoredClaim, Week
-from monitor.store import Store
+from monitor.storage.store import Store
 
 HISTORY_WEEKS = 8
 
@@ -206,7 +206,7 @@ def make_digest(db_path: Path, settings: Settings, week_label: str | None = None
 
 def write_digest(digest: Digest, settings: Settings, output: Path | None, recipients: Sequence[str]) -> str:
     """Write the digest to a file (.html, or .eml for the whole message) or return its text."""
-    from monitor.render import build_message, render_html, render_text
+    from monitor.delivery.render import build_message, render_html, render_text
 
     if output is None:
         return render_text(digest)
@@ -226,7 +226,7 @@ def deliver(
 ) -> str:
     """Send the digest unless this week already went to these recipients; record the send
     only once the server has accepted it, so a failed send can simply be retried."""
-    from monitor.render import build_message
+    from monitor.delivery.render import build_message
 
     if not recipients:
         raise ConfigError("no recipients: pass --to ADDRESS or set digest_to in the config")

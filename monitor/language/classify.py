@@ -1,9 +1,9 @@
 """The claim classifier: is this ketamine sentence a claim, and about what?
 
-Three scikit-learn pipelines trained (monitor.training) from the hand-labelled
+Three scikit-learn pipelines trained (monitor.language.training) from the hand-labelled
 sentences in models/data: a claim detector (claim or not), a categoriser
 (efficacy, safety, duration, cost) and a polarity model. They live in one skops
-file (monitor.artifact) whose hash is the model version.
+file (monitor.language.artifact) whose hash is the model version.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sklearn.pipeline import Pipeline
 
-from monitor import artifact, meaning
 from monitor.errors import ModelError
-from monitor.features import model_rows, normalise
+from monitor.language import artifact, meaning
+from monitor.language.features import model_rows, normalise
 from monitor.records import Prediction, Sentence
 
 __all__ = ["ClaimClassifier", "classify_texts", "normalise"]
@@ -25,7 +25,7 @@ __all__ = ["ClaimClassifier", "classify_texts", "normalise"]
 NOT_A_CLAIM = "none"
 MODEL_FILE = "classifier.skops"
 CARD_FILE = "model-card.json"
-# What the models read (monitor.features): written on the card at training, checked at load, so a
+# What the models read (monitor.language.features): written on the card at training, checked at load, so a
 # model trained for another input layout is refused with a clear message instead of failing on
 # its first sentence.
 INPUT_LAYOUT = "rows4-sentence-marks-previous-next-v1"

@@ -1,7 +1,7 @@
 """Training the claim models from the hand-labelled sentences in models/data (plus any
 corrections people recorded), measuring them by cross-validation, and writing the model
 file and its card. Same data, same bytes: seeds are fixed and the file is written
-reproducibly (monitor.artifact).
+reproducibly (monitor.language.artifact).
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from monitor import artifact
-from monitor.classify import CARD_FILE, INPUT_LAYOUT, MODEL_FILE, NOT_A_CLAIM
 from monitor.errors import ModelError
-from monitor.features import model_rows, normalise
-from monitor.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
-from monitor.lexicon import is_methods_section
-from monitor.meaning import SentenceMeaning
-from monitor.realtext import REAL_DIR, load_real
+from monitor.language import artifact
+from monitor.language.classify import CARD_FILE, INPUT_LAYOUT, MODEL_FILE, NOT_A_CLAIM
+from monitor.language.features import model_rows, normalise
+from monitor.language.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
+from monitor.language.lexicon import is_methods_section
+from monitor.language.meaning import SentenceMeaning
+from monitor.language.realtext import REAL_DIR, load_real
 from monitor.records import CATEGORIES, POLARITIES, Sentence
 
 LABELS = (*CATEGORIES, NOT_A_CLAIM)
@@ -107,7 +107,7 @@ def article_examples(items: Sequence[LabelledArticle]) -> list[Example]:
     methods and attribution around claims, which isolated sentences under-represent."""
     if not items:
         return []
-    from monitor.extract import build_nlp
+    from monitor.language.extract import build_nlp
 
     by_id = {item.article.id: item for item in items}
     extractor = extractor_for(items, build_nlp())
@@ -174,7 +174,7 @@ def data_fingerprint(models_dir: Path, corrections: Sequence[Example] = ()) -> s
 REAL_WEIGHT = 0.25  # detector
 REAL_CATEGORY_WEIGHT = 0.3  # categoriser
 REAL_POLARITY_WEIGHT = 1.0  # polarity: the real labels agree with each other far more
-# Column weights of the feature blocks (model input columns: monitor.features).
+# Column weights of the feature blocks (model input columns: monitor.language.features).
 NEIGHBOUR_WEIGHT = 0.5
 MARK_WEIGHT = 1.0
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from monitor.lexicon import HEADING_RE, KETAMINE, Treatment, is_methods_section
+from monitor.language.lexicon import HEADING_RE, KETAMINE, Treatment, is_methods_section
 from monitor.records import Sentence
 
 MASK = "ketamine"

@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from monitor.claimsql import SEARCH_RANK
 from monitor.errors import ConfigError, StoreError
-from monitor.store import Store
+from monitor.storage.claimsql import SEARCH_RANK
+from monitor.storage.store import Store
 
 CLAIM_COLUMNS = {
     "claim_id": "Stable id of the claim (also its row in the claims table)",
@@ -157,7 +157,7 @@ def register_plugin() -> None:
     """Teach Datasette the monitor's query builder (once per process)."""
     from datasette.plugins import pm
 
-    from monitor import web_plugin
+    from monitor.delivery import web_plugin
 
     if not pm.is_registered(web_plugin):
         pm.register(web_plugin, name="ketamine-monitor")

@@ -23,7 +23,7 @@ TRUSTED_TYPES = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.model_selection._split.StratifiedKFold",
-    "monitor.meaning.SentenceMeaning",
+    "monitor.language.meaning.SentenceMeaning",
 )
 
 # skops names array files and memo entries after Python object ids, which change on every

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.records import ALL_CLAIMS, ClaimFilter, StoredClaim
-from monitor.store import Store
+from monitor.storage.store import Store
 
 EXPORT_FIELDS = (
     "claim_id",

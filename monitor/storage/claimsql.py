@@ -1,7 +1,7 @@
 """How claims look in SQL: the SELECT behind every read, the filters, the FTS query built
 from user text, and the mapping between Claim / StoredClaim and table rows.
 
-No connection here: monitor.store runs what this module writes.
+No connection here: monitor.storage.store runs what this module writes.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def filter_sql(filters: ClaimFilter) -> tuple[str, list[Any]]:
 
 def study_key(value: str) -> str:
     """A DOI as the study columns hold it, from a DOI, doi: or doi.org link; else the value."""
-    from monitor.studies import dois_in
+    from monitor.language.studies import dois_in
 
     found = dois_in(value)
     return found[0] if found else value.strip()

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from monitor.classify import ClaimClassifier
 from monitor.config import Settings
 from monitor.errors import ModelError
-from monitor.extract import build_nlp
-from monitor.features import isolated
-from monitor.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
+from monitor.language.classify import ClaimClassifier
+from monitor.language.extract import build_nlp
+from monitor.language.features import isolated
+from monitor.language.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
+from monitor.language.realtext import load_real, read_records
+from monitor.language.training import TrainingReport
 from monitor.pipeline import Extractor, classify_sentences
-from monitor.realtext import load_real, read_records
 from monitor.records import CATEGORIES
-from monitor.training import TrainingReport
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # measured, never tuned on (models/README.md).
 EVAL_SETS = {"dev": "eval", "heldout": "heldout"}
 # The real development set: real articles labelled by offset into ../shared/corpus, held back
-# from training (monitor.realtext).
+# from training (monitor.language.realtext).
 REAL_SET = "real"
 
 
@@ -209,7 +209,7 @@ def segmentation(eval_set: list[LabelledArticle], nlp: Language, show: int = 10)
     """Compare boundaries within paragraphs (a paragraph break always ends a sentence). A
     boundary is where a sentence starts; starts a few characters apart (an opening quote, a
     bullet) are the same boundary."""
-    from monitor.extract import sentence_spans
+    from monitor.language.extract import sentence_spans
 
     wrong = missed = total = 0
     examples: list[str] = []
@@ -320,8 +320,8 @@ def retrain_and_compare(
     """Retrain from models/data (and, with a corpus, the real training articles) plus the
     corrections in the database, and score the evaluation sets with the old and the new model:
     the hand-written development set, and the real development set when the corpus is here."""
-    from monitor.corrections import as_examples, latest_corrections
-    from monitor.training import train
+    from monitor.language.corrections import as_examples, latest_corrections
+    from monitor.language.training import train
 
     sets = {"dev": load_eval_set(settings.models_dir)}
     if corpus is not None and read_records(settings.models_dir, "dev"):

@@ -2,7 +2,7 @@
 
 Most news feeds carry a headline and a teaser; the claims are in the article. For an item
 whose feed text is short and that names ketamine, a pass fetches the linked page (through
-`monitor.fetch`, which obeys robots.txt and the feeds' limits) and reads its main text with
+`monitor.ingest.fetch`, which obeys robots.txt and the feeds' limits) and reads its main text with
 trafilatura, which drops navigation, share buttons, related stories, comments and cookie
 banners. A page that is refused, fails, or is a paywall, consent or login page leaves the
 item's summary in place, and says why. Parsing here takes bytes, never URLs.
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from monitor.lexicon import mentions_ketamine
+from monitor.language.lexicon import mentions_ketamine
+from monitor.language.studies import references_in
 from monitor.records import Article, Page, PageFetch
-from monitor.studies import references_in
 
 # Feed text shorter than this is a summary, not the story (a teaser is a few hundred
 # characters; the shortest real news stories in ../shared/corpus/health-news run to about

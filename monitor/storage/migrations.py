@@ -279,7 +279,7 @@ def m008_feed_courtesy(db: sqlite_utils.Database) -> None:
 
 @migration
 def m009_title_key(db: sqlite_utils.Database) -> None:
-    from monitor.parse import title_key
+    from monitor.ingest.parse import title_key
 
     run_statements(
         db,
@@ -305,7 +305,7 @@ def m011_stemmed_search(db: sqlite_utils.Database) -> None:
     """Rebuild claims_search with Porter stemming. One term per stem replaces the old widening
     of every plain word to `"word" OR "word"*`, which merged a prefix's doclists for every
     search term and could not skip through them. Prefix terms still work: the query builder
-    adds the stems a prefix could have been cut to (monitor.claimsql._prefix)."""
+    adds the stems a prefix could have been cut to (monitor.storage.claimsql._prefix)."""
     run_statements(
         db,
         """
@@ -399,7 +399,7 @@ def m013_article_pages(db: sqlite_utils.Database) -> None:
 
 @migration
 def m014_study_links(db: sqlite_utils.Database) -> None:
-    """The study each article reports (monitor.studies), filled for the articles already held."""
+    """The study each article reports (monitor.language.studies), filled for the articles already held."""
     run_statements(
         db,
         """
@@ -422,6 +422,6 @@ def m014_study_links(db: sqlite_utils.Database) -> None:
         CREATE INDEX articles_study_article ON articles(study_article_id);
         """,
     )
-    from monitor.store import link_studies_in
+    from monitor.storage.store import link_studies_in
 
     link_studies_in(db, None)

@@ -1,6 +1,6 @@
 """The Datasette plugin `monitor serve` registers: the monitor's search query builder as SQL.
 
-Imported only by monitor.web.register_plugin, when Datasette is installed.
+Imported only by monitor.delivery.web.register_plugin, when Datasette is installed.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sqlite3
 
 from datasette import hookimpl
 
-from monitor.claimsql import fts_query
+from monitor.storage.claimsql import fts_query
 
 
 def monitor_query(text: str | None) -> str:

@@ -13,11 +13,11 @@ from lxml import etree
 
 from monitor.config import Settings, feed_line, normalise_feed_location, read_feeds
 from monitor.errors import ConfigError, FeedError
-from monitor.fetch import HttpFetcher
-from monitor.lexicon import mentions_ketamine
-from monitor.parse import parse_feed
+from monitor.ingest.fetch import HttpFetcher
+from monitor.ingest.parse import parse_feed
+from monitor.language.lexicon import mentions_ketamine
 from monitor.records import FeedSource
-from monitor.store import Store
+from monitor.storage.store import Store
 
 
 @dataclass(frozen=True)

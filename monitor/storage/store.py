@@ -17,19 +17,16 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor.claimsql import (
-    CLAIM_DATE,
-    CLAIM_SELECT,
-    SEARCH_COLUMNS,
-    SEARCH_RANK,
-    claim_row,
-    filter_sql,
-    fts_query,
-    limit_sql,
-    stored_claim,
-)
 from monitor.errors import QueryError, StoreError
-from monitor.migrations import MIGRATIONS
+from monitor.language.studies import (
+    AFTER_STORY,
+    BEFORE_STORY,
+    PAPER_TIERS,
+    Paper,
+    Story,
+    link_story,
+    own_study,
+)
 from monitor.records import (
     ALL_CLAIMS,
     Article,
@@ -46,7 +43,18 @@ from monitor.records import (
     RunSummary,
     StoredClaim,
 )
-from monitor.studies import AFTER_STORY, BEFORE_STORY, PAPER_TIERS, Paper, Story, link_story, own_study
+from monitor.storage.claimsql import (
+    CLAIM_DATE,
+    CLAIM_SELECT,
+    SEARCH_COLUMNS,
+    SEARCH_RANK,
+    claim_row,
+    filter_sql,
+    fts_query,
+    limit_sql,
+    stored_claim,
+)
+from monitor.storage.migrations import MIGRATIONS
 
 HIGHLIGHT = ("[", "]")
 MAX_CHUNKS = 10  # index chunks read before a search falls back to scoring every match

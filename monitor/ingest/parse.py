@@ -17,10 +17,10 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from monitor.attributes import evidence_tier
 from monitor.errors import FeedError
+from monitor.language.attributes import evidence_tier
+from monitor.language.studies import references_in
 from monitor.records import Article, FetchResult, ParsedFeed
-from monitor.studies import references_in
 
 # Elements whose end starts a new paragraph. A sentence never crosses one.
 BLOCK_TAGS = frozenset(

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.errors import ModelError
-from monitor.lexicon import KETAMINE, Treatment
+from monitor.language.lexicon import KETAMINE, Treatment
 from monitor.records import Article, Sentence
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-    from monitor.extract import SentenceExtractor
+    from monitor.language.extract import SentenceExtractor
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class LabelledArticle:
 def extractor_for(items: Sequence[LabelledArticle], nlp: Language) -> SentenceExtractor:
     """The extractor, following in each labelled article the treatment that article is about
     (ketamine in the hand-written ones, a health-news story's own drug in the real ones)."""
-    from monitor.extract import SentenceExtractor  # spaCy, only for those who extract
+    from monitor.language.extract import SentenceExtractor  # spaCy, only for those who extract
 
     treatments = {item.article.id: item.treatment for item in items}
     return SentenceExtractor(nlp, treatment_of=lambda article: treatments.get(article.id, KETAMINE))

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from monitor.classify import NOT_A_CLAIM, ClaimClassifier
 from monitor.errors import QueryError
+from monitor.language.classify import NOT_A_CLAIM, ClaimClassifier
+from monitor.language.training import Example
 from monitor.records import CATEGORIES, ClaimFilter, Correction, StoredClaim
-from monitor.store import Store
-from monitor.training import Example
+from monitor.storage.store import Store
 
 CHOICES = (*CATEGORIES, NOT_A_CLAIM)
 

@@ -19,15 +19,15 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup, escape
 
-from monitor.lexicon import ketamine_spans
-from monitor.pages import page_counts_text
+from monitor.ingest.pages import page_counts_text
+from monitor.language.lexicon import ketamine_spans
 from monitor.records import CATEGORIES, Digest, StoredClaim
 
 CATEGORY_COLOURS = {"efficacy": "#1b6e3a", "safety": "#a12622", "duration": "#7a4f00", "cost": "#1f4f8f"}
 MAX_TITLE = 300  # characters of an article title shown; the rest is cut with an ellipsis
 
 _environment = jinja2.Environment(
-    loader=jinja2.PackageLoader("monitor", "templates"),
+    loader=jinja2.PackageLoader("monitor.delivery", "templates"),
     autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

@@ -17,8 +17,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from monitor.errors import ConfigError
-from monitor.features import mask
-from monitor.lexicon import HEADING_RE, KETAMINE, Treatment, is_about_ketamine, is_candidate
+from monitor.language.features import mask
+from monitor.language.lexicon import HEADING_RE, KETAMINE, Treatment, is_about_ketamine, is_candidate
 from monitor.records import Article, Sentence, SentenceContext
 
 # Abbreviations after which a full stop does not end a sentence in scientific and

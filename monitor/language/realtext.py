@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 
 from monitor.errors import ModelError
-from monitor.labelled import GoldSentence, LabelledArticle
-from monitor.lexicon import KETAMINE, Treatment
+from monitor.language.labelled import GoldSentence, LabelledArticle
+from monitor.language.lexicon import KETAMINE, Treatment
 from monitor.records import Article
 
 REAL_DIR = "real"
@@ -33,7 +33,7 @@ def default_corpus() -> Path | None:
     env = os.environ.get("MONITOR_CORPUS")
     if env:
         return Path(env)
-    beside = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    beside = Path(__file__).resolve().parents[3] / "shared" / "corpus"
     return beside if beside.is_dir() else None
 
 

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 import click
 
 from monitor import __version__
-from monitor.config import FULL_TEXT_MODES, default_db_path, default_feeds_path, load_settings
+from monitor.config import (
+    FULL_TEXT_MODES,
+    default_db_path,
+    default_feeds_path,
+    load_settings,
+    load_subscriptions,
+)
 from monitor.errors import MonitorError
 from monitor.records import (
     CATEGORIES,
@@ -156,13 +162,20 @@ def once(feeds_path: Path, db_path: Path, wait: float) -> None:
     """Run one full pass: fetch every feed, find and classify claims, store them.
 
     Prints a summary; exits 1 only when no feed could be read. Only one pass runs
-    at a time: with `monitor run` busy, it exits with a message (or --wait).
+    at a time: with `monitor run` busy, it exits with a message (or --wait). Then
+    sends the immediate subscriptions' alerts; one that fails is retried after the
+    next pass, and does not change the exit code.
     """
+    from monitor.delivery.subscriptions import after_pass, register
     from monitor.pipeline import run_configured
 
     on_progress = _progress_printer() if sys.stderr.isatty() else None
-    summary = run_configured(feeds_path, db_path, load_settings(), on_progress, wait)
+    settings, subscriptions = load_settings(), load_subscriptions()
+    register(db_path, subscriptions)  # before the pass: its claims are new to a new subscription
+    summary = run_configured(feeds_path, db_path, settings, on_progress, wait)
     click.echo(format_summary(summary, db_path))
+    for outcome in after_pass(db_path, settings, subscriptions):
+        click.echo(f"alert {outcome.line}", err=outcome.failed)
     if summary.feeds and summary.feeds_ok == 0:
         click.echo("Error: no feed could be read", err=True)
         sys.exit(1)
@@ -173,7 +186,7 @@ def once(feeds_path: Path, db_path: Path, wait: float) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "csv", "json"]),
+    type=click.Choice(["jsonl", "csv", "json", "atom"]),
     default="jsonl",
     show_default=True,
 )
@@ -197,10 +210,11 @@ def export(
     Streams with no row limit, in the formats' own conventions: csv is RFC 4180
     (one header row, then one row per claim; lists and objects as JSON text in
     their cells), jsonl is one claim object per line, json one array of claim
-    objects. The same filters give the same claims as `monitor search` with no
-    query. The number of claims goes to stderr on a terminal, or alone with
-    --count. With --corrections, export people's corrections instead, as training
-    rows (JSON Lines in the models/data format).
+    objects, atom an Atom 1.0 feed with one entry per claim, for feed readers.
+    The same filters give the same claims as `monitor search` with no query. The
+    number of claims goes to stderr on a terminal, or alone with --count. With
+    --corrections, export people's corrections instead, as training rows (JSON
+    Lines in the models/data format).
     """
     if corrections:
         from monitor.language.corrections import export_corrections
@@ -212,7 +226,8 @@ def export(
     if count_only:
         click.echo(count_claims(db_path, make_filter(**filters)))
         return
-    written = export_claims(db_path, fmt, output, make_filter(**filters), bom=bom)
+    settings = load_settings()
+    written = export_claims(db_path, fmt, output, make_filter(**filters), bom=bom, base_url=settings.base_url)
     if sys.stderr.isatty():
         click.echo(f"{written} claims", err=True)
 
@@ -221,13 +236,15 @@ def export(
 @feeds_option
 @db_option
 @click.option(
-    "--poll-interval", default="6h", show_default=True, help="How often to poll: 6h, 30m, 10s, 1h30m."
+    "--poll-interval",
+    default=None,
+    help="How often to poll: 6h, 30m, 10s, 1h30m [default: poll_interval in the config, else 6h].",
 )
 @click.option(
     "--digest-at",
-    default="mon 08:00",
-    show_default=True,
-    help="When to send the digest: 'mon 08:00', or a crontab line (5 fields, or 6 with seconds first).",
+    default=None,
+    help="When to send the digest and weekly subscriptions: 'mon 08:00', or a crontab line "
+    "(5 fields, or 6 with seconds first) [default: digest_at in the config, else mon 08:00].",
 )
 @click.option(
     "--timezone", default=None, help="IANA timezone for the schedule and digest weeks [default: config]."
@@ -246,13 +263,17 @@ def run(
 ) -> None:
     """Run as a service: poll the feeds on an interval and send the weekly digest.
 
-    Logs one line per pass to stderr. Stops cleanly on SIGTERM or SIGINT.
+    Each subscription in the config is sent at its cadence: weekly ones with the
+    digest, daily ones at their hour, immediate ones after each pass. Logs one line
+    per pass to stderr. Stops cleanly on SIGTERM or SIGINT.
     """
     from monitor.schedule import run_service
 
     settings = load_settings()
     if timezone:
         settings = dataclasses.replace(settings, timezone=timezone)
+    if digest_at:
+        settings = dataclasses.replace(settings, digest_at=digest_at)
     run_service(
         feeds_path,
         db_path,
@@ -261,6 +282,7 @@ def run(
         digest_at or settings.digest_at,
         list(recipients) or list(settings.digest_to),
         verbose,
+        load_subscriptions(),
     )
 
 
@@ -270,13 +292,13 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
 def status(feeds_path: Path, db_path: Path, as_json: bool) -> None:
-    """Show the last passes, the next poll and digest, failing feeds and the last digest sent.
+    """Show the last passes, the next poll and digest, failing feeds, subscriptions and the last digest.
 
     Works while `monitor run` is running.
     """
     from monitor.schedule import format_status, service_status
 
-    report = service_status(db_path)
+    report = service_status(db_path, settings=load_settings(), subscriptions=load_subscriptions())
     click.echo(json.dumps(report, indent=1) if as_json else format_status(report))
 
 
@@ -617,6 +639,13 @@ def reclassify(db_path: Path) -> None:
     "--to", "recipients", multiple=True, help="Recipient (repeatable) [default: digest_to in the config]."
 )
 @click.option("--force", is_flag=True, help="Send even if this week already went to these recipients.")
+@click.option(
+    "--subscription",
+    "subscription_name",
+    default=None,
+    metavar="NAME",
+    help="A subscription's message instead: what is new to its readers now (--send sends it and records it).",
+)
 @handle_errors
 def digest(
     week: str | None,
@@ -625,17 +654,74 @@ def digest(
     send: bool,
     recipients: tuple[str, ...],
     force: bool,
+    subscription_name: str | None,
 ) -> None:
-    """Build the weekly digest of new claims, grouped by category; print, save or send it."""
+    """Build the weekly digest of new claims, grouped by category; print, save or send it.
+
+    With --subscription NAME, the message that subscription would send now: only
+    its categories and search, only claims not yet sent to its readers. Preview it,
+    save it (--output), or --send it now whatever its cadence (even when paused).
+    """
     from monitor.delivery.digest import deliver, make_digest, write_digest
 
     settings = load_settings()
+    if subscription_name:
+        from monitor.delivery import subscriptions
+
+        chosen = subscriptions.find(load_subscriptions(), subscription_name)
+        if week or recipients or force:
+            raise click.UsageError("--week, --to and --force are for the weekly digest, not --subscription")
+        if send:
+            click.echo(subscriptions.send(db_path, settings, chosen, scheduled=False).line)
+        else:
+            preview = subscriptions.preview(db_path, settings, chosen)
+            click.echo(write_digest(preview, settings, output, list(chosen.to)))
+        return
     built = make_digest(db_path, settings, week)
     to = list(recipients) or list(settings.digest_to)
     if send:
         click.echo(deliver(built, settings, db_path, to, force))
     else:
         click.echo(write_digest(built, settings, output, to))
+
+
+@cli.group()
+def subscriptions() -> None:
+    """Readers' subscriptions ([[subscription]] in config.toml): list, pause, resume."""
+
+
+@subscriptions.command("list")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def subscriptions_list(db_path: Path, as_json: bool) -> None:
+    """Each subscription: cadence, recipients, what it follows, next send, last sent, waiting claims."""
+    from monitor.delivery.subscriptions import format_overview, overview
+
+    rows = overview(db_path, load_settings(), load_subscriptions())
+    click.echo(json.dumps(rows, indent=1) if as_json else format_overview(rows))
+
+
+@subscriptions.command("pause")
+@click.argument("name")
+@db_option
+@handle_errors
+def subscriptions_pause(name: str, db_path: Path) -> None:
+    """Stop sending NAME's messages until it is resumed."""
+    from monitor.delivery.subscriptions import set_paused
+
+    click.echo(set_paused(db_path, load_subscriptions(), name, paused=True))
+
+
+@subscriptions.command("resume")
+@click.argument("name")
+@db_option
+@handle_errors
+def subscriptions_resume(name: str, db_path: Path) -> None:
+    """Send NAME's messages again, from now on (what was stored while paused is not sent)."""
+    from monitor.delivery.subscriptions import set_paused
+
+    click.echo(set_paused(db_path, load_subscriptions(), name, paused=False))
 
 
 @cli.command()

@@ -17,7 +17,7 @@ import platformdirs
 
 from monitor import __version__
 from monitor.errors import ConfigError
-from monitor.records import FeedSource
+from monitor.records import CADENCES, CATEGORIES, EVIDENCE_TIERS, FeedSource, Subscription
 
 APP_NAME = "ketamine-monitor"
 # When to read the web page an item links to (Settings.full_text, or full_text= after a feed's
@@ -115,11 +115,9 @@ def load_settings(path: Path | None = None) -> Settings:
     settings = Settings()
     if not path.exists():
         return _from_environment(settings)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from exc
-    table = data.get("monitor", {})
+    table = _read_config(path).get("monitor", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [monitor] must be a table")
     known = {f.name: f for f in fields(Settings)}
     updates: dict[str, object] = {}
     for key, value in table.items():
@@ -137,6 +135,92 @@ def load_settings(path: Path | None = None) -> Settings:
         updates[key] = value
     settings = replace(settings, **updates)
     return _from_environment(settings)
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+
+
+SUBSCRIPTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+$")
+_DAILY_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def load_subscriptions(path: Path | None = None) -> tuple[Subscription, ...]:
+    """The [[subscription]] tables of the config file, checked; none when there is no file."""
+    path = path or config_path()
+    if not path.exists():
+        return ()
+    tables = _read_config(path).get("subscription", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{path}: subscriptions are [[subscription]] tables")
+    found: list[Subscription] = []
+    for number, table in enumerate(tables, 1):
+        subscription = _subscription(table, f"{path}: subscription {number}")
+        if any(s.name == subscription.name for s in found):
+            raise ConfigError(f"{path}: two subscriptions are named {subscription.name!r}")
+        found.append(subscription)
+    return tuple(found)
+
+
+def _subscription(table: dict[str, object], where: str) -> Subscription:
+    known = {f.name for f in fields(Subscription)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    name = table.get("name")
+    if not isinstance(name, str) or not SUBSCRIPTION_NAME.match(name):
+        raise ConfigError(f"{where}: name must be letters, digits, - and _ (up to 64), not {name!r}")
+    where = f"{where.rpartition(':')[0]}: subscription {name!r}"
+
+    def words(key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = table.get(key, [])
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{where}: {key} must be a string or a list of strings")
+        for item in items:
+            if allowed is not None and item not in allowed:
+                raise ConfigError(f"{where}: {key} must be among {', '.join(allowed)}, not {item!r}")
+        return tuple(dict.fromkeys(items))
+
+    to = words("to")
+    bad = [a for a in to if not _ADDRESS.match(a)]
+    if not to or bad:
+        problem = f", not {bad[0]!r}" if bad else ""
+        raise ConfigError(f"{where}: to must be one or more email addresses{problem}")
+    cadence = table.get("cadence", "weekly")
+    if cadence not in CADENCES:
+        raise ConfigError(f"{where}: cadence must be one of {', '.join(CADENCES)}, not {cadence!r}")
+    at = table.get("at")
+    if at is not None and (not isinstance(at, str) or cadence == "immediate"):
+        raise ConfigError(f"{where}: at is a time for weekly or daily subscriptions")
+    if cadence == "daily" and at is not None and not _DAILY_AT.match(at):
+        raise ConfigError(f"{where}: a daily subscription's at looks like 07:30, not {at!r}")
+    query = table.get("query")
+    if query is not None and (not isinstance(query, str) or not query.strip()):
+        raise ConfigError(f"{where}: query must be search words, as `monitor search` takes them")
+    confidence = table.get("min_confidence")
+    if confidence is not None and (
+        isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 <= confidence <= 1
+    ):
+        raise ConfigError(f"{where}: min_confidence must be a number from 0 to 1")
+    send_empty = table.get("send_empty", False)
+    if not isinstance(send_empty, bool):
+        raise ConfigError(f"{where}: send_empty must be true or false")
+    return Subscription(
+        name=name,
+        to=to,
+        categories=words("categories", CATEGORIES) or CATEGORIES,
+        query=query.strip() if isinstance(query, str) else None,
+        evidence_tiers=words("evidence_tiers", EVIDENCE_TIERS),
+        min_confidence=float(confidence) if confidence is not None else None,
+        cadence=str(cadence),
+        at=at,
+        send_empty=send_empty,
+    )
 
 
 SMTP_ENVIRONMENT = {

@@ -408,8 +408,50 @@ class Digest:
     base_url: str | None = None  # where the web view lives, for links to each claim
     # Article pages fetched for the week's summary-only items: (feed title or URL, status -> count).
     full_text: tuple[tuple[str, dict[str, int]], ...] = ()
+    # A subscription's message rather than the weekly digest: its name, cadence and the time
+    # from which its claims are new to the reader; then only its categories have sections.
+    subscription: str | None = None
+    cadence: str = "weekly"
+    since: datetime | None = None
+    categories: tuple[str, ...] = CATEGORIES
+    terms: str = ""  # what the subscription follows, in words, for the message's footer
 
     @property
     def total(self) -> int:
         """New claims this week (near-duplicates counted each, as in the per-category counts)."""
         return sum(this for this, _ in self.counts.values())
+
+
+CADENCES: tuple[str, ...] = ("weekly", "daily", "immediate")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One reader's alert, from a [[subscription]] table of config.toml."""
+
+    name: str  # letters, digits, - and _: it names the subscription in commands and mail headers
+    to: tuple[str, ...]  # recipients; each remembers what it was sent
+    categories: tuple[str, ...] = CATEGORIES
+    query: str | None = None  # `monitor search` syntax; None: every claim of the categories
+    evidence_tiers: tuple[str, ...] = ()  # empty: any tier
+    min_confidence: float | None = None
+    cadence: str = "weekly"  # weekly (at digest_at), daily (at `at`) or immediate (after each pass)
+    at: str | None = None  # weekly: "mon 08:00" or a crontab line [digest_at]; daily: "HH:MM" [08:00]
+    send_empty: bool = False  # send a weekly or daily message even when nothing is new
+
+    @property
+    def filters(self) -> ClaimFilter:
+        return ClaimFilter(
+            categories=self.categories, evidence_tiers=self.evidence_tiers, min_confidence=self.min_confidence
+        )
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """What the database remembers of a subscription."""
+
+    name: str
+    paused: str | None  # when it was paused; None while active
+    last_sent: str | None
+    last_error: str | None  # the last failure to send, cleared by the next success
+    recipients: dict[str, str]  # address -> since when claims are new to it

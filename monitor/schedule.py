@@ -1,6 +1,7 @@
 """`monitor run`: the long-lived service. An APScheduler (3.x) scheduler polls the feeds at an
-interval and sends the weekly digest on a cron-like schedule, one pass at a time, and stops
-cleanly on SIGTERM or SIGINT.
+interval and sends the weekly digest and each weekly or daily subscription on a cron-like
+schedule (immediate subscriptions after each pass), one job at a time, and stops cleanly on
+SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Settings
-from monitor.delivery.digest import deliver, make_digest, zone
+from monitor.delivery import subscriptions as subscribing
+from monitor.delivery.digest import deliver, make_digest, parse_digest_at, zone
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest.pages import page_counts_text
 from monitor.pipeline import Monitor
-from monitor.records import RunSummary
+from monitor.records import RunSummary, Subscription
 from monitor.storage.lock import LockedError
 from monitor.storage.store import Store
 
@@ -32,7 +33,6 @@ log = logging.getLogger("monitor")
 
 _INTERVAL = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DAY_TIME = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}):(\d{2})$", re.IGNORECASE)
 STOP_GRACE = 5.0  # seconds a pass may take to notice it should stop
 
 
@@ -46,27 +46,6 @@ def parse_interval(text: str) -> timedelta:
     if seconds < 1:
         raise ConfigError("poll interval must be at least 1s")
     return timedelta(seconds=seconds)
-
-
-def parse_digest_at(text: str, timezone: str) -> CronTrigger:
-    """ "mon 08:00", a crontab line "0 8 * * mon", or one with seconds first "0 0 8 * * mon"."""
-    tz = zone(timezone)
-    day_time = _DAY_TIME.match(text.strip())
-    try:
-        if day_time:
-            day, hour, minute = day_time.groups()
-            return CronTrigger(day_of_week=day.lower()[:3], hour=int(hour), minute=int(minute), timezone=tz)
-        fields = text.split()
-        if len(fields) == 5:
-            return CronTrigger.from_crontab(text, timezone=tz)
-        if len(fields) == 6:
-            second, minute, hour, day, month, dow = fields
-            return CronTrigger(
-                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=tz
-            )
-    except ValueError as exc:
-        raise ConfigError(f"cannot read digest time {text!r}: {exc}") from None
-    raise ConfigError(f"digest time must look like 'mon 08:00' or a crontab line, not {text!r}")
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -90,8 +69,10 @@ class Service:
         digest_at: str,
         recipients: Sequence[str],
         verbose: bool = False,
+        subscriptions: Sequence[Subscription] = (),
     ) -> None:
         self.monitor = monitor
+        self.subscriptions = list(subscriptions)
         self.settings = settings
         self.recipients = list(recipients)
         self.verbose = verbose
@@ -110,14 +91,27 @@ class Service:
             coalesce=True,  # missed polls (sleep, suspend) run once on wake-up
             misfire_grace_time=grace,
         )
-        self.scheduler.add_job(
-            self.send_digest,
-            parse_digest_at(digest_at, settings.timezone),
-            id="digest",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=6 * 3600,  # a digest missed while down goes out when we are back today
-        )
+        if self.recipients or not self.subscriptions:  # with subscriptions, the digest needs its own readers
+            self.scheduler.add_job(
+                self.send_digest,
+                parse_digest_at(digest_at, settings.timezone),
+                id="digest",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=6 * 3600,  # a digest missed while down goes out when we are back today
+            )
+        for subscription in self.subscriptions:
+            trigger = subscribing.trigger(subscription, settings)
+            if trigger is not None:
+                self.scheduler.add_job(
+                    self.send_subscription,
+                    trigger,
+                    args=[subscription],
+                    id=f"subscription:{subscription.name}",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=6 * 3600,
+                )
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self._state = {"poll_interval": str(int(poll_interval.total_seconds())), "digest_at": digest_at}
 
@@ -136,6 +130,8 @@ class Service:
             log.warning("poll skipped: %s", exc)
             return
         log.info(summary_line(summary))
+        for outcome in subscribing.after_pass(self.monitor.db_path, self.settings, self.subscriptions):
+            (log.error if outcome.failed else log.info)("alert %s", outcome.line)
         if self.verbose:
             for feed in summary.feeds:
                 state = "304" if feed.not_modified else ("ok" if feed.ok else "failed")
@@ -162,6 +158,19 @@ class Service:
         except MonitorError as exc:  # already sent, no recipients, mail server down: say so, go on
             log.error("digest not sent: %s", exc)
         self._publish()
+
+    def send_subscription(self, subscription: Subscription) -> None:
+        with self._working:
+            if self.stopping.is_set():
+                return
+            try:
+                log.info(
+                    "subscription %s",
+                    subscribing.send(self.monitor.db_path, self.settings, subscription).line,
+                )
+            except MonitorError as exc:  # the same claims wait for the next send
+                log.error("subscription %s not sent: %s", subscription.name, exc)
+            self._publish()
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
         log.error("job %s failed: %r", event.job_id, event.exception)
@@ -190,6 +199,7 @@ class Service:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self._state["started"] = datetime.now(UTC).isoformat(timespec="seconds")
+        subscribing.register(self.monitor.db_path, self.subscriptions)
         self.scheduler.start()
         self._publish()
         log.info(
@@ -233,6 +243,7 @@ def run_service(
     digest_at: str,
     recipients: Sequence[str],
     verbose: bool = False,
+    subscriptions: Sequence[Subscription] = (),
 ) -> None:
     configure_logging(verbose)
     service = Service(
@@ -242,12 +253,19 @@ def run_service(
         digest_at,
         recipients,
         verbose,
+        subscriptions,
     )
     service.run()
 
 
-def service_status(db_path: Path, runs: int = 10) -> dict[str, object]:
+def service_status(
+    db_path: Path,
+    runs: int = 10,
+    settings: Settings | None = None,
+    subscriptions: Sequence[Subscription] = (),
+) -> dict[str, object]:
     """What `monitor status` reports; safe to call while `monitor run` is running."""
+    readers = subscribing.overview(db_path, settings or Settings(), subscriptions)
     with Store(db_path, readonly=True) as store:
         state = store.service_state()
         day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
@@ -268,6 +286,7 @@ def service_status(db_path: Path, runs: int = 10) -> dict[str, object]:
             "last_digest": store.last_digest(),
             # Article pages read for summary-only items, per feed, over the last week.
             "full_text": store.page_counts(since=week_ago),
+            "subscriptions": readers,
         }
 
 
@@ -318,6 +337,14 @@ def format_status(status: dict[str, object]) -> str:
     ]
     for url, counts in sorted(pages.items()):  # type: ignore[attr-defined]
         lines.append(f"  {url}: {page_counts_text(counts)}")
+    readers = status.get("subscriptions") or []
+    lines += ["", "subscriptions:" if readers else "no subscriptions configured"]
+    for row in readers:  # type: ignore[attr-defined]
+        state = f"paused since {row['paused']}" if row["paused"] else f"next {row['next_send']}"
+        failed = f", last send failed: {row['last_error']}" if row["last_error"] else ""
+        lines.append(
+            f"  {row['name']} ({row['cadence']}): {state}, last sent {row['last_sent'] or 'never'}{failed}"
+        )
     digest = status["last_digest"]
     lines.append("")
     lines.append(

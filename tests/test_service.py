@@ -17,11 +17,13 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from monitor.cli import cli
+from monitor.config import load_subscriptions
 from monitor.schedule import parse_digest_at, parse_interval
 from monitor.storage.lock import PassLock
 from monitor.storage.store import Store
 from tests.conftest import EXAMPLES
 from tests.test_digest import Inbox, free_port
+from tests.test_subscriptions import listed_claims
 
 
 def wait_for(condition, timeout: float, what: str, service: subprocess.Popen[str] | None = None):
@@ -58,6 +60,12 @@ def test_run_polls_sends_the_digest_once_and_stops_cleanly(
         "".join(threaded_httpserver.url_for(f"/{n}") + "\n" for n in ("preprints.rdf", "news.xml"))
     )
     db = tmp_path / "service.db"
+    # Two subscriptions beside the digest: safety after each pass, cost every third second.
+    (tmp_path / "config.toml").write_text(
+        '[[subscription]]\nname = "safety-now"\nto = "desk@example.org"\ncategories = ["safety"]\n'
+        'cadence = "immediate"\n\n[[subscription]]\nname = "cost"\nto = "econ@example.org"\n'
+        'categories = ["cost"]\nat = "*/3 * * * * *"\n'
+    )
     inbox, port = Inbox(), free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
@@ -114,7 +122,21 @@ def test_run_polls_sends_the_digest_once_and_stops_cleanly(
             process.kill()
         smtp.stop()
     log = process.stderr.read()
-    assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == "ed@example.org"
+    digests = [m for m in inbox.messages if not m["List-Id"]]
+    assert len(digests) == 1 and digests[0]["To"] == "ed@example.org"
+    for name, address in (("safety-now", "desk@example.org"), ("cost", "econ@example.org")):
+        sent = [m for m in inbox.messages if m["List-Id"] and name in m["List-Id"].split("<")[1]]
+        assert sent and all(m["To"] == address for m in sent), name
+        with Store(db, readonly=True) as store:  # every claim of its category, each in one message
+            category = "safety" if name == "safety-now" else "cost"
+            waiting = store.pending_claims(
+                next(s for s in load_subscriptions(tmp_path / "config.toml") if s.name == name), address
+            )
+            stored = [c for c in store.iter_claims() if c.category == category]
+        texts = [" ".join(m.get_body(preferencelist=("plain",)).get_content().split()) for m in sent]
+        for claim in stored:
+            if claim not in waiting:
+                assert sum(bool(listed_claims(t, [claim.text])) for t in texts) == 1, claim.text
     assert log.count(" pass=") >= 3 and "received SIGTERM: stopping" in log and "stopped" in log
     assert "feeds_ok=2 feeds_failed=0 new_articles=12" in log
     with PassLock(db):  # released

@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
+
 from monitor.config import Settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.records import CATEGORIES, EVIDENCE_TIERS, Digest, DigestItem, StoredClaim, Week
@@ -24,6 +26,7 @@ from monitor.storage.store import Store
 HISTORY_WEEKS = 8
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_DAY_TIME = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}):(\d{2})$", re.IGNORECASE)
 _STOPWORDS = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were "
     "with after said says study new".split()
@@ -67,6 +70,27 @@ def week_of(label: str | None, timezone: str, now: datetime | None = None) -> We
     return Week(f"{year}-W{number:02d}", start.astimezone(UTC), end.astimezone(UTC), timezone)
 
 
+def parse_digest_at(text: str, timezone: str) -> CronTrigger:
+    """ "mon 08:00", a crontab line "0 8 * * mon", or one with seconds first "0 0 8 * * mon"."""
+    tz = zone(timezone)
+    day_time = _DAY_TIME.match(text.strip())
+    try:
+        if day_time:
+            day, hour, minute = day_time.groups()
+            return CronTrigger(day_of_week=day.lower()[:3], hour=int(hour), minute=int(minute), timezone=tz)
+        fields = text.split()
+        if len(fields) == 5:
+            return CronTrigger.from_crontab(text, timezone=tz)
+        if len(fields) == 6:
+            second, minute, hour, day, month, dow = fields
+            return CronTrigger(
+                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=tz
+            )
+    except ValueError as exc:
+        raise ConfigError(f"cannot read digest time {text!r}: {exc}") from None
+    raise ConfigError(f"digest time must look like 'mon 08:00' or a crontab line, not {text!r}")
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -84,18 +108,7 @@ def build_digest(
     store: Store, week: Week, base_url: str | None = None, review_below: float = Settings.review_claims_below
 ) -> Digest:
     claims = store.claims_stored_between(_iso(week.start), _iso(week.end))
-    groups = group_near_duplicates(claims)
-    covered = store.coverage(c.article_id for c in claims if c.study_article_id == c.article_id)
-    sections: dict[str, list[DigestItem]] = {c: [] for c in CATEGORIES}
-    review: list[DigestItem] = []
-    for group in groups:
-        first = group[0]
-        item = DigestItem(
-            first,
-            tuple((c.source, c.article_url) for c in group[1:]),
-            tuple(covered.get(first.article_id, ())) if first.study_article_id == first.article_id else (),
-        )
-        (review if needs_review(first, review_below) else sections[first.category]).append(item)
+    sections, review = arrange(store, claims, review_below)
     history = []
     for back in range(HISTORY_WEEKS - 1, -1, -1):
         start, end = week.start - timedelta(weeks=back), week.end - timedelta(weeks=back)
@@ -106,11 +119,34 @@ def build_digest(
         week=week,
         counts={c: (this.get(c, 0), previous.get(c, 0)) for c in CATEGORIES},
         history=tuple(history),
-        sections={c: _by_study(sorted(items, key=_strength)) for c, items in sections.items()},
-        needs_review=tuple(sorted(review, key=_strength)),
+        sections=sections,
+        needs_review=review,
         feed_health=tuple(store.feed_health(_iso(week.start), _iso(week.end))),
         base_url=base_url,
         full_text=tuple(store.page_counts_by_feed_title(_iso(week.start), _iso(week.end))),
+    )
+
+
+def arrange(
+    store: Store, claims: Sequence[StoredClaim], review_below: float
+) -> tuple[dict[str, tuple[DigestItem, ...]], tuple[DigestItem, ...]]:
+    """Claims as the digest shows them: near-duplicates folded into one item, a paper's own
+    claims with the stories that covered it, each item in its category's section (strongest
+    first, one study's claims together) or, when the models were unsure, in "needs review"."""
+    covered = store.coverage(c.article_id for c in claims if c.study_article_id == c.article_id)
+    sections: dict[str, list[DigestItem]] = {c: [] for c in CATEGORIES}
+    review: list[DigestItem] = []
+    for group in group_near_duplicates(claims):
+        first = group[0]
+        item = DigestItem(
+            first,
+            tuple((c.source, c.article_url) for c in group[1:]),
+            tuple(covered.get(first.article_id, ())) if first.study_article_id == first.article_id else (),
+        )
+        (review if needs_review(first, review_below) else sections[first.category]).append(item)
+    return (
+        {c: _by_study(sorted(items, key=_strength)) for c, items in sections.items()},
+        tuple(sorted(review, key=_strength)),
     )
 
 

@@ -55,7 +55,7 @@ EXPORT_FIELDS = (
 ATTRIBUTE_FIELDS = ("polarity", "hedged", "study_type", "sample_size", "form", "durations_days", "amounts",
                     "percentages")  # fmt: skip
 JSON_FIELDS = ("scores", "mentions", "feed_urls", "durations_days", "amounts", "percentages")
-FORMATS = ("jsonl", "csv", "json")
+FORMATS = ("jsonl", "csv", "json", "atom")
 
 
 def claim_record(claim: StoredClaim) -> dict[str, Any]:
@@ -100,10 +100,22 @@ def write_claims(claims: Iterable[StoredClaim], fmt: str, out: TextIO, *, bom: b
 
 
 def export_claims(
-    db_path: Path, fmt: str, out: TextIO, filters: ClaimFilter = ALL_CLAIMS, *, bom: bool = False
+    db_path: Path,
+    fmt: str,
+    out: TextIO,
+    filters: ClaimFilter = ALL_CLAIMS,
+    *,
+    bom: bool = False,
+    base_url: str | None = None,
 ) -> int:
     """Every claim that passes the filters, streamed from a cursor; returns how many."""
     with Store(db_path, readonly=True) as store:
+        if fmt == "atom":
+            from monitor.delivery.atom import write_atom
+
+            return write_atom(
+                store.iter_claims(filters), out, filters, store.latest_stored(filters), base_url
+            )
         return write_claims(store.iter_claims(filters), fmt, out, bom=bom)
 
 

@@ -21,8 +21,9 @@ from markupsafe import Markup, escape
 
 from monitor.ingest.pages import page_counts_text
 from monitor.language.lexicon import ketamine_spans
-from monitor.records import CATEGORIES, Digest, StoredClaim
+from monitor.records import Digest, StoredClaim
 
+CADENCE_NAMES = {"immediate": "alert", "daily": "daily digest", "weekly": "weekly digest"}
 CATEGORY_COLOURS = {"efficacy": "#1b6e3a", "safety": "#a12622", "duration": "#7a4f00", "cost": "#1f4f8f"}
 MAX_TITLE = 300  # characters of an article title shown; the rest is cut with an ellipsis
 
@@ -105,7 +106,9 @@ def _context(digest: Digest) -> dict[str, object]:
     peak = max([1, *(n for _, counts in digest.history for n in counts.values())])
     return {
         "digest": digest,
-        "categories": CATEGORIES,
+        "categories": digest.categories,
+        "cadence_name": CADENCE_NAMES.get(digest.cadence, digest.cadence),
+        "since_text": _local(digest, digest.since, time=True) if digest.since else "",
         "colours": CATEGORY_COLOURS,
         "peak": peak,
         "highlight": highlight,
@@ -117,20 +120,32 @@ def _context(digest: Digest) -> dict[str, object]:
         "markers": markers,
         "claim_link": lambda claim: claim_link(digest, claim),
         "wrap": lambda text, indent="   ": textwrap.fill(
-            " ".join(text.split()), width=76, initial_indent=indent, subsequent_indent=indent
+            " ".join(text.split()),
+            width=76,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,  # a link or a long word stays whole
+            break_on_hyphens=False,  # "well-tolerated" stays one word for searching the mail
         ),
         "date": lambda claim: (claim.published or claim.extracted_at or "")[:10],
         "week_dates": f"{_local(digest, digest.week.start)} to {_local(digest, digest.week.end, -1)}",
     }
 
 
-def _local(digest: Digest, moment: datetime, days: int = 0) -> str:
-    return (moment.astimezone(ZoneInfo(digest.week.timezone)) + timedelta(days=days)).strftime("%a %-d %b %Y")
+def _local(digest: Digest, moment: datetime, days: int = 0, time: bool = False) -> str:
+    local = moment.astimezone(ZoneInfo(digest.week.timezone)) + timedelta(days=days)
+    return local.strftime("%a %-d %b %Y, %H:%M %Z" if time else "%a %-d %b %Y")
 
 
 def subject(digest: Digest) -> str:
-    """Built only from numbers and the week: no feed text reaches a header."""
+    """Built only from numbers, the week and the subscription's name (letters, digits, - and _,
+    from the config): no feed text reaches a header."""
     counts = ", ".join(f"{n} {c}" for c, (n, _) in digest.counts.items() if n)
+    if digest.subscription:
+        label = "alert" if digest.cadence == "immediate" else CADENCE_NAMES[digest.cadence]
+        return f"[{digest.subscription}] Ketamine claims {label}: {digest.total} new" + (
+            f" ({counts})" if counts else ""
+        )
     return f"Ketamine claims, week {digest.week.label}: {digest.total} new" + (
         f" ({counts})" if counts else ""
     )
@@ -149,7 +164,13 @@ def build_message(
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(now or datetime.now(UTC))
     domain = sender.rpartition("@")[2].strip("<> ") or None
-    message["Message-ID"] = make_msgid(idstring=f"digest-{digest.week.label}", domain=domain)
+    idstring = f"subscription-{digest.subscription}" if digest.subscription else f"digest-{digest.week.label}"
+    message["Message-ID"] = make_msgid(idstring=idstring, domain=domain)
+    if digest.subscription:
+        # RFC 2919: mail filters and clients tell the subscriptions apart by this.
+        message["List-Id"] = (
+            f"{digest.subscription} <{digest.subscription}.ketamine-monitor.{domain or 'localhost'}>"
+        )
     if list_unsubscribe:
         message["List-Unsubscribe"] = f"<{list_unsubscribe}>"
     message.set_content(render_text(digest), charset="utf-8")

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from monitor.delivery.atom import ENTRY_ID
 from monitor.errors import ConfigError, StoreError
 from monitor.storage.claimsql import SEARCH_RANK
 from monitor.storage.store import Store
@@ -51,6 +52,30 @@ QUERIES = {
             "claim_browser.article_title, claim_browser.article_url "
             "FROM claims_search JOIN claim_browser ON claim_browser.claim_rowid = claims_search.rowid "
             f"WHERE claims_search MATCH monitor_query(:q) ORDER BY {SEARCH_RANK} LIMIT 200"
+        ),
+    },
+    "claims_feed": {
+        "title": "Ketamine claims feed",
+        "description": "Newest claims first, for a feed reader: add .atom to this page's address "
+        "(category, evidence_tier and q, the search words, narrow it; empty means any). Entry ids are "
+        "those of `monitor export --format atom`.",
+        "sql": (
+            f"SELECT '{ENTRY_ID}' || claims.id AS atom_id, "
+            "monitor_entry_title(claims.category, claims.text) AS atom_title, "
+            "claims.extracted_at AS atom_updated, "
+            "monitor_entry_html(claims.text, articles.source, articles.title, articles.url, "
+            "COALESCE(articles.published, claims.extracted_at), articles.evidence_tier, claims.category, "
+            "claims.confidence) AS atom_content_html, "
+            "COALESCE(CASE WHEN articles.url LIKE 'http%' THEN articles.url END, "
+            "'urn:ketamine-monitor:article:' || articles.id) AS atom_link, "
+            "articles.source AS atom_author_name, claims.category, articles.evidence_tier "
+            "FROM claims JOIN articles ON articles.id = claims.article_id "
+            "WHERE claims.category != 'none' "
+            "AND (:category = '' OR claims.category = :category) "
+            "AND (:evidence_tier = '' OR articles.evidence_tier = :evidence_tier) "
+            "AND (:q = '' OR claims.rowid IN "
+            "(SELECT rowid FROM claims_search WHERE claims_search MATCH monitor_query(:q))) "
+            "ORDER BY claims.extracted_at DESC, claims.rowid DESC LIMIT 500"
         ),
     },
     "coverage_of_a_study": {

@@ -1,4 +1,5 @@
-"""The Datasette plugin `monitor serve` registers: the monitor's search query builder as SQL.
+"""The Datasette plugin `monitor serve` registers: the monitor's search query builder as SQL,
+and the claims feed's entry title and HTML (the same as `monitor export --format atom`).
 
 Imported only by monitor.delivery.web.register_plugin, when Datasette is installed.
 """
@@ -9,6 +10,7 @@ import sqlite3
 
 from datasette import hookimpl
 
+from monitor.delivery.atom import entry_html, entry_title
 from monitor.storage.claimsql import fts_query
 
 
@@ -23,3 +25,5 @@ def monitor_query(text: str | None) -> str:
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.create_function("monitor_query", 1, monitor_query, deterministic=True)
     conn.create_function("escape_fts", 1, monitor_query, deterministic=True)
+    conn.create_function("monitor_entry_title", 2, entry_title, deterministic=True)
+    conn.create_function("monitor_entry_html", 8, entry_html, deterministic=True)

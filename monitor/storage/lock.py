@@ -41,3 +41,26 @@ class PassLock:
     @property
     def held(self) -> bool:
         return self._lock.is_locked
+
+
+class SendLock:
+    """One subscription send at a time per database, across processes: `monitor run`'s alerts
+    and a `monitor once` or `monitor digest --send` beside it would otherwise both find the same
+    claims unsent and both send them."""
+
+    def __init__(self, db_path: Path, wait: float = 120.0) -> None:
+        self.path = db_path.with_name(db_path.name + ".send.lock")
+        self._lock = filelock.FileLock(self.path, timeout=wait, thread_local=False)
+
+    def __enter__(self) -> SendLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise LockedError(
+                f"another process has been sending mail for {self.path.parent} too long"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

@@ -425,3 +425,37 @@ def m014_study_links(db: sqlite_utils.Database) -> None:
     from monitor.storage.store import link_studies_in
 
     link_studies_in(db, None)
+
+
+@migration
+def m015_subscriptions(db: sqlite_utils.Database) -> None:
+    """What each subscription has sent to each reader, so nothing reaches a reader twice."""
+    run_statements(
+        db,
+        """
+        CREATE TABLE subscriptions (
+            name TEXT PRIMARY KEY   -- the [[subscription]] name in config.toml
+            , first_seen TEXT NOT NULL   -- when the monitor first read it (UTC)
+            , paused TEXT   -- when `monitor subscriptions pause` stopped it; NULL while active
+            , last_sent TEXT   -- when its last message was accepted by the mail server
+            , last_error TEXT   -- why its last send failed; NULL after a success
+            , last_error_at TEXT   -- when that failure happened
+        );
+        CREATE TABLE subscription_recipients (
+            subscription TEXT NOT NULL REFERENCES subscriptions(name)   -- the subscription
+            , recipient TEXT NOT NULL   -- an address in its `to`, lower case
+            , since TEXT NOT NULL   -- when this reader started: first seen, or resumed (UTC)
+            , after_claim INTEGER NOT NULL   -- claims.rowid of the newest claim then: claims
+                                             -- stored later (a greater rowid) are new to it
+            , PRIMARY KEY (subscription, recipient)
+        );
+        CREATE TABLE subscription_sent (
+            subscription TEXT NOT NULL   -- the subscription that sent it
+            , recipient TEXT NOT NULL   -- to whom, lower case
+            , claim_id TEXT NOT NULL   -- the claim (claims.id): never sent to this reader again
+            , message_id TEXT NOT NULL   -- the Message-ID of the message that carried it
+            , sent_at TEXT NOT NULL   -- when the mail server accepted that message (UTC)
+            , PRIMARY KEY (subscription, recipient, claim_id)
+        ) WITHOUT ROWID;
+        """,
+    )

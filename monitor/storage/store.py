@@ -55,6 +55,7 @@ from monitor.storage.claimsql import (
     stored_claim,
 )
 from monitor.storage.migrations import MIGRATIONS
+from monitor.storage.subscriptions import SubscriptionRecords
 
 HIGHLIGHT = ("[", "]")
 MAX_CHUNKS = 10  # index chunks read before a search falls back to scoring every match
@@ -65,7 +66,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Store:
+class Store(SubscriptionRecords):
     """The claim database."""
 
     def __init__(self, path: Path, *, readonly: bool = False, busy_timeout: float = 10.0) -> None:
@@ -569,6 +570,12 @@ class Store:
         where, params = filter_sql(filters)
         sql = f"SELECT count(*) FROM claims JOIN articles ON articles.id = claims.article_id {where}"
         return int(self.db.execute(sql, params).fetchone()[0])
+
+    def latest_stored(self, filters: ClaimFilter = ALL_CLAIMS) -> str | None:
+        """When the newest matching claim was stored."""
+        where, params = filter_sql(filters)
+        joined = "FROM claims JOIN articles ON articles.id = claims.article_id"
+        return self.db.execute(f"SELECT max(claims.extracted_at) {joined} {where}", params).fetchone()[0]
 
     def _ranked_search(
         self, query: str, match: str, where: str, params: list[Any], filters: ClaimFilter

@@ -232,3 +232,26 @@ def test_the_readme_subscriptions_parse() -> None:
     found = load_subscriptions(path)
     assert [s.cadence for s in found] == ["immediate", "weekly", "daily"]
     assert found[0].evidence_tiers == ("regulator", "peer-reviewed") and found[0].categories == ("safety",)
+
+
+def test_corrections_are_not_news_and_empty_weeks_are_sent_only_when_asked(
+    setup: dict[str, Path], inbox: tuple[Inbox, int]
+) -> None:
+    box, port = inbox
+    configure(setup["home"], port, SUBSCRIPTIONS + "send_empty = true\n")
+    db, feeds = str(setup["db"]), str(setup["feeds"])
+    monitor("once", "--feeds", feeds, "--db", db)
+    assert len(box.messages) == 1
+    claims = [
+        json.loads(line) for line in monitor("export", "--db", db, "--category", "safety").output.splitlines()
+    ]
+    sent = claims[0]["claim_id"]
+    assert monitor("label", sent, "efficacy", "--db", db).exit_code == 0
+    assert monitor("label", sent, "safety", "--db", db).exit_code == 0
+    monitor("once", "--feeds", feeds, "--db", db)
+    assert len(box.messages) == 1  # a corrected claim that was sent is not sent again
+
+    assert "sent" in monitor("digest", "--subscription", "cost-weekly", "--send", "--db", db).output
+    empty = monitor("digest", "--subscription", "cost-weekly", "--send", "--db", db)
+    assert "sent 0 claims" in empty.output and len(box.messages) == 3  # send_empty = true
+    assert "0 new claims" in body(box.messages[2]) and "No new cost claims." in body(box.messages[2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import resource
 import tempfile
 import time
@@ -55,7 +56,10 @@ def measure(path: Path, fmt: str) -> tuple[int, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here, as JSON")
     args = parser.parse_args()
+    peaks: dict[int, float] = {}
+    timing: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         for rows in (args.rows // 10, args.rows):
             path = Path(folder) / f"{rows}.db"
@@ -67,6 +71,9 @@ def main() -> None:
             )
             for fmt in ("jsonl", "csv", "json"):
                 written, peak, seconds = measure(path, fmt)
+                peaks[rows] = max(peaks.get(rows, 0.0), peak)
+                if fmt == "jsonl":
+                    timing[rows] = seconds
                 print(
                     f"    export {fmt:<5} {written:>8} rows  {seconds:6.1f}s  "
                     f"{written / seconds:8.0f} rows/s  peak traced memory {peak:7.1f} kB"
@@ -75,6 +82,15 @@ def main() -> None:
         "max resident set size of this process: "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
+    if args.json:
+        small, large = args.rows // 10, args.rows
+        figures = {
+            "rows": large,
+            "jsonl_s": timing[large],
+            "peak_kb_small": peaks[small],
+            "peak_kb_large": peaks[large],
+        }
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

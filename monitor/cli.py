@@ -439,9 +439,14 @@ def search(query: str, db_path: Path, fmt: str, **filters: Any) -> None:
 
     Words are all required and stemmed ("relapse" finds "relapsed"); use "double
     quotes" for a phrase and word* for a prefix; "ketamine" also finds esketamine,
-    arketamine and the brand names. A word in more than 100,000 claims is ranked among
-    its newest 100,000 matches. With no query, the newest claims that pass the filters:
-    the same claims `monitor export` writes with the same filters.
+    arketamine and the brand names. With no query, the newest claims that pass the
+    filters: the same claims `monitor export` writes with the same filters.
+
+    Ranking is BM25, exact when the query has up to 100,000 matches or holds a
+    phrase. Words found in more claims are ranked among their 1,000 shortest matches
+    that pass the filters (BM25 ranks such words almost only by sentence length), so
+    no match is left out however old; what can differ from scoring every match is a
+    longer sentence that repeats the word or has it in its title.
     """
     from monitor.delivery.export import search_claims, write_search
 

@@ -319,23 +319,38 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-def test_a_very_common_term_is_ranked_among_its_newest_matches_without_losing_any(
+def test_a_very_common_word_is_ranked_among_its_shortest_matches_without_losing_any(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import monitor.storage.store
 
-    monkeypatch.setattr(monitor.storage.store, "RANK_WINDOW", 3)
-    path = tmp_path / "window.db"
+    monkeypatch.setattr(monitor.storage.store, "EXACT_UP_TO", 3)
+    monkeypatch.setattr(monitor.storage.store, "SHORT_POOL", 2)
+    monkeypatch.setattr(monitor.storage.store, "MAX_POOL", 16)
+    path = tmp_path / "common.db"
     with Store(path) as store:
-        # The oldest claim is the best BM25 match (shortest), but falls outside the window.
-        put(store, 1, "Infusion helped.", "efficacy", tier="preprint")
+        # The oldest claim is the best BM25 match (the shortest); the newest are long.
+        put(store, 1, "Infusion helped.", "efficacy")
         for n in range(2, 7):
-            put(store, n, f"Patient {n} was given a weekly infusion for a month, then stopped.", "duration")
-        newest = [c.text for c in store.search("infusion", ClaimFilter(limit=2))]
-        preprints = store.search("infusion", ClaimFilter(evidence_tiers=("preprint",)))
-        deep = store.search("infusion", ClaimFilter(limit=2, offset=4))
-        everything = store.search("infusion", ClaimFilter(limit=20))
-    assert all(text.startswith(("Patient 4", "Patient 5", "Patient 6")) for text in newest)
-    assert [c.text for c in preprints] == ["Infusion helped."]  # outside the window, still found
-    assert len(deep) == 2  # a page past the window falls back to scoring every match
-    assert len(everything) == 6 and everything[0].text == "Infusion helped."
+            put(store, n, f"Patient {n} was given a weekly infusion for {'a long ' * n}month, then stopped.")
+        put(
+            store,
+            7,
+            "A weekly infusion for the longest of months " + "and more " * 9 + "stopped.",
+            tier="preprint",
+        )
+        exact = [
+            c.text for c in store._scored('"infusion"', "WHERE claims.category != 'none'", [], ClaimFilter())
+        ]
+        first = [c.text for c in store.search("infusion", ClaimFilter(limit=2))]
+        second = [c.text for c in store.search("infusion", ClaimFilter(limit=2, offset=2))]
+        everything = [c.text for c in store.search("infusion", ClaimFilter(limit=20))]
+        preprints = store.search("infusion", ClaimFilter(evidence_tiers=("preprint",)))  # the longest
+        phrase = store.search('"weekly infusion"', ClaimFilter(limit=3))  # phrases: every match scored
+        store.db.execute("DELETE FROM claims WHERE text = 'Infusion helped.'")
+        after_delete = [c.text for c in store.search("infusion", ClaimFilter(limit=1))]
+    assert first == exact[:2] and first[0] == "Infusion helped."  # the oldest, found first
+    assert second == exact[2:4] and everything == exact and len(everything) == 7
+    assert [c.text for c in preprints] == [exact[-1]]  # outside the pool of 2: the pool widens
+    assert [c.text for c in phrase] == exact[1:4]
+    assert after_delete == [exact[1]]  # the short-first index follows deletions

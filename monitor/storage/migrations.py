@@ -459,3 +459,43 @@ def m015_subscriptions(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID;
         """,
     )
+
+
+# A claim's length in words as the short-first index orders it (words are what BM25 weighs;
+# spaces are a close, cheap count of them). Insert and delete must compute the same value.
+WORDS_SQL = "(length({t}) - length(replace({t}, ' ', '')) + 1)"
+
+
+@migration
+def m016_short_first_search(db: sqlite_utils.Database) -> None:
+    """A second index of claim sentences, ordered shortest first, for words found in very many
+    claims: BM25 ranks a common word's matches mostly by sentence length, so its best matches
+    are among its shortest, which this index lists without scoring a single match. Contentless
+    and without positions (it holds no text, only which words each sentence has); its rowid
+    packs the sentence's length in words above the claim's rowid."""
+    words_new, words_old = WORDS_SQL.format(t="new.text"), WORDS_SQL.format(t="old.text")
+    run_statements(
+        db,
+        f"""
+        CREATE VIRTUAL TABLE claims_short_first USING fts5(
+            text,                          -- the claim's sentence (not stored: contentless)
+            content = '',
+            detail = 'none',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO claims_short_first (rowid, text)
+            SELECT ({WORDS_SQL.format(t="text")} << 32) | rowid, text FROM claims;
+        CREATE TRIGGER claims_short_first_insert AFTER INSERT ON claims BEGIN
+            INSERT INTO claims_short_first (rowid, text) VALUES (({words_new} << 32) | new.rowid, new.text);
+        END;
+        CREATE TRIGGER claims_short_first_delete AFTER DELETE ON claims BEGIN
+            INSERT INTO claims_short_first (claims_short_first, rowid, text)
+                VALUES ('delete', ({words_old} << 32) | old.rowid, old.text);
+        END;
+        CREATE TRIGGER claims_short_first_update AFTER UPDATE OF text ON claims BEGIN
+            INSERT INTO claims_short_first (claims_short_first, rowid, text)
+                VALUES ('delete', ({words_old} << 32) | old.rowid, old.text);
+            INSERT INTO claims_short_first (rowid, text) VALUES (({words_new} << 32) | new.rowid, new.text);
+        END;
+        """,
+    )

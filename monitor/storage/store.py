@@ -7,6 +7,7 @@ so an interrupted run never leaves half an article behind.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -59,7 +60,9 @@ from monitor.storage.subscriptions import SubscriptionRecords
 
 HIGHLIGHT = ("[", "]")
 MAX_CHUNKS = 10  # index chunks read before a search falls back to scoring every match
-RANK_WINDOW = 100_000  # a term with more matches is ranked among its newest this many
+EXACT_UP_TO = 100_000  # a query with more matches is ranked among its shortest (Store._ranked_search)
+SHORT_POOL = 1_000  # how many of them: enough that BM25's order within them decides the first pages
+MAX_POOL = 32_000  # narrow filters widen the pool up to this (SQLite's bound on query parameters)
 
 
 def now_iso() -> str:
@@ -580,55 +583,89 @@ class Store(SubscriptionRecords):
     def _ranked_search(
         self, query: str, match: str, where: str, params: list[Any], filters: ClaimFilter
     ) -> list[StoredClaim]:
-        """Ask the index for its best rows a chunk at a time and keep those that pass the filters,
-        until a page is full: a common word then costs one chunk, not a score for every match.
+        """Best BM25 matches first. Up to EXACT_UP_TO matches, every match is scored; the index is
+        asked for its best rows a chunk at a time, keeping those that pass the filters.
 
-        A term found in more than RANK_WINDOW claims is ranked among its RANK_WINDOW newest
-        matches (BM25 still uses the statistics of the whole index): scoring every one of
-        500,000 matches costs half a second, and which 20 of them come first then turns on
-        sentence length more than on relevance. If the window cannot fill the page (narrow
-        filters, a deep offset), every match is scored, so no result is ever lost to it."""
-        wanted = (filters.limit or 20) + filters.offset
-        chunk = max(200, 10 * wanted)
+        A word found in more claims (500,000 in a million, say) costs half a second to score
+        in full, and BM25 then ranks it almost only by sentence length. So its matches are
+        ranked among its shortest: the short-first index lists them shortest first without
+        scoring any, and BM25 orders the SHORT_POOL shortest that pass the filters (more when
+        the page asks for more). Every match is a candidate however old; what can differ from
+        scoring them all is a longer sentence that repeats the word or has it in its title.
+        Phrases (the short-first index keeps no positions) are always scored in full."""
+        try:
+            if _plain_terms(match) and self._more_matches_than(match, EXACT_UP_TO):
+                found = self._shortest_first(match, where, params, filters)
+                if found is not None:
+                    return found
+            return self._scored(match, where, params, filters)
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"cannot search for {query!r}: {exc}") from exc
+
+    def _select_ranked(self, where: str) -> str:
         where = f"{where} {'AND' if where else 'WHERE'} claims_search MATCH ?"
         select = CLAIM_SELECT.replace("SELECT", SEARCH_COLUMNS, 1) + (
             " JOIN claims_search ON claims_search.rowid = claims.rowid "
         )
+        return f"{select} {where}"
+
+    def _scored(self, match: str, where: str, params: list[Any], filters: ClaimFilter) -> list[StoredClaim]:
+        wanted = (filters.limit or 20) + filters.offset
+        chunk = max(200, 10 * wanted)
         best = (
-            "SELECT rowid FROM claims_search WHERE claims_search MATCH ? AND rowid >= ?"
+            "SELECT rowid FROM claims_search WHERE claims_search MATCH ?"
             f" ORDER BY {SEARCH_RANK} LIMIT ? OFFSET ?"
         )
         found: list[StoredClaim] = []
-        try:
-            floor = self._window_floor(match)
-            for start in range(0, MAX_CHUNKS * chunk, chunk):
-                rowids = [r[0] for r in self.db.execute(best, [match, floor, chunk, start])]
-                if rowids:
-                    marks = ",".join("?" * len(rowids))
-                    found += self._claims(
-                        f"{select} {where} AND claims.rowid IN ({marks}) ORDER BY rank",
-                        [*HIGHLIGHT, *params, match, *rowids],
-                    )
-                if len(found) >= wanted or (len(rowids) < chunk and not floor):
-                    return found[filters.offset : wanted]  # a full page, or every match seen
-                if len(rowids) < chunk:
-                    break  # the window is spent
-            # Filters so narrow that the best chunks held too little: score every match once.
-            return self._claims(
-                f"{select} {where} ORDER BY rank" + limit_sql(filters, 20), [*HIGHLIGHT, *params, match]
-            )
-        except sqlite3.OperationalError as exc:
-            raise QueryError(f"cannot search for {query!r}: {exc}") from exc
+        for start in range(0, MAX_CHUNKS * chunk, chunk):
+            rowids = [r[0] for r in self.db.execute(best, [match, chunk, start])]
+            if rowids:
+                marks = ",".join("?" * len(rowids))
+                found += self._claims(
+                    f"{self._select_ranked(where)} AND claims.rowid IN ({marks}) ORDER BY rank",
+                    [*HIGHLIGHT, *params, match, *rowids],
+                )
+            if len(found) >= wanted or len(rowids) < chunk:
+                return found[filters.offset : wanted]  # a full page, or every match seen
+        # Filters so narrow that the best chunks held too little: score every match once.
+        return self._claims(
+            f"{self._select_ranked(where)} ORDER BY rank" + limit_sql(filters, 20),
+            [*HIGHLIGHT, *params, match],
+        )
 
-    def _window_floor(self, match: str) -> int:
-        """The lowest rowid among the RANK_WINDOW newest matches, or 0 when there are fewer
-        (walking the doclist backwards is cheap: no scores are computed)."""
+    def _shortest_first(
+        self, match: str, where: str, params: list[Any], filters: ClaimFilter
+    ) -> list[StoredClaim] | None:
+        """The page from the shortest matches that pass the filters, ranked by BM25; None when
+        the filters are so narrow that more than MAX_POOL shortest matches hold too few."""
+        wanted = (filters.limit or 20) + filters.offset
+        size = max(SHORT_POOL, 4 * wanted)
+        shortest = (
+            "SELECT rowid & 4294967295 FROM claims_short_first WHERE claims_short_first MATCH ?"
+            " ORDER BY rowid LIMIT ?"
+        )
+        while True:
+            pool = [r[0] for r in self.db.execute(shortest, [match, size])]
+            marks = ",".join("?" * len(pool))
+            page = self._claims(
+                f"{self._select_ranked(where)} AND claims.rowid IN ({marks}) ORDER BY rank"
+                + limit_sql(filters, 20),
+                [*HIGHLIGHT, *params, match, *pool],
+            )
+            if len(page) >= (filters.limit or 20) or len(pool) < size:
+                return page  # a full page, or every match was in the pool
+            if size >= MAX_POOL:
+                return None
+            size = min(8 * size, MAX_POOL)
+
+    def _more_matches_than(self, match: str, count: int) -> bool:
+        """Walking the doclist backwards to the count-th match is cheap: no scores are computed."""
         row = self.db.execute(
             "SELECT rowid FROM claims_search WHERE claims_search MATCH ?"
             " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            [match, RANK_WINDOW - 1],
+            [match, count],
         ).fetchone()
-        return row[0] if row else 0
+        return row is not None
 
     def _claims(self, sql: str, params: list[Any]) -> list[StoredClaim]:
         cursor = self.db.execute(sql, params)
@@ -771,3 +808,8 @@ def _describe(exc: sqlite3.Error) -> str:
     if "not a database" in message or "malformed" in message:
         return f"not a usable SQLite database ({message})"
     return message
+
+
+def _plain_terms(match: str) -> bool:
+    """A query the short-first index can answer: words and prefixes, no phrase of two or more."""
+    return all(" " not in term for term in re.findall(r'"([^"]*)"', match))

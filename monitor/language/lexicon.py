@@ -50,8 +50,20 @@ OTHER_TREATMENT_RE = re.compile(
 )
 
 
+# Substrings one of which every mention contains (lower case), and KAP: most texts have none,
+# and str.find over them costs a fraction of running the patterns over the whole text.
+_MENTION_HINTS = ("ketamin", "spravato", "ketalar", "ketanest", "special")
+
+
+def _may_mention(text: str) -> bool:
+    lower = text.lower()
+    return any(hint in lower for hint in _MENTION_HINTS) or "KAP" in text
+
+
 def ketamine_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of every ketamine mention, including KAP and Special K in context."""
+    if not _may_mention(text):
+        return []
     spans = [(m.start(), m.end()) for m in KETAMINE_RE.finditer(text)]
     spans += [(m.start(), m.end()) for m in KAP_RE.finditer(text)]
     for match in SPECIAL_K_RE.finditer(text):
@@ -63,6 +75,8 @@ def ketamine_spans(text: str) -> list[tuple[int, int]]:
 
 def mentions_ketamine(text: str) -> bool:
     """The cheap prefilter: does the text name ketamine at all?"""
+    if not _may_mention(text):
+        return False
     return KETAMINE_RE.search(text) is not None or bool(ketamine_spans(text))
 
 

@@ -13,7 +13,8 @@ import pytest
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
 from monitor.language.labelled import load_articles
-from monitor.language.meaning import SentenceMeaning, encode, load_table, meaning_dir
+from monitor.language.meaning import encode, load_table, meaning_dir
+from monitor.language.steps import SentenceMeaning
 from monitor.language.training import article_examples, data_fingerprint
 
 

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from monitor.errors import ModelError
 
@@ -87,24 +85,6 @@ class MeaningTable:
         wide = out.astype(np.float32)
         norm = np.linalg.norm(wide, axis=1, keepdims=True) + 1e-32
         return (wide / norm).astype(out.dtype)
-
-
-class SentenceMeaning(TransformerMixin, BaseEstimator):
-    """A scikit-learn step: sentences in, unit-length meaning vectors (times `weight`) out.
-
-    Holds nothing but its weight: the table is the shipped one (`meaning_dir`), kept out of the
-    model file and read once per process however many models use it. `weight` 1.0 puts the
-    vector on the same footing as each L2-normalised TF-IDF block beside it."""
-
-    def __init__(self, weight: float = 1.0) -> None:
-        self.weight = weight
-
-    def fit(self, texts: Sequence[str], y: object = None) -> SentenceMeaning:
-        return self
-
-    def transform(self, texts: Sequence[str]) -> csr_matrix:
-        vectors = encode([without_marks(t) for t in texts])
-        return csr_matrix(vectors * self.weight)
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:

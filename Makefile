@@ -53,6 +53,7 @@ bench: install $(VENV)/.bench
 	$(BIN)/python benchmarks/extraction.py --docs 10000
 	$(BIN)/python benchmarks/search.py
 	$(BIN)/python benchmarks/export_memory.py
+	$(BIN)/python benchmarks/model_load.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

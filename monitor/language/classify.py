@@ -2,8 +2,10 @@
 
 Three scikit-learn pipelines trained (monitor.language.training) from the hand-labelled
 sentences in models/data: a claim detector (claim or not), a categoriser
-(efficacy, safety, duration, cost) and a polarity model. They live in one skops
-file (monitor.language.artifact) whose hash is the model version.
+(efficacy, safety, duration, cost) and a polarity model. Training compiles them into plain arrays
+in one file (monitor.language.artifact) whose hash is the model version; prediction runs them
+with numpy alone (monitor.language.runtime), the same probabilities without importing
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -13,17 +15,16 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from sklearn.pipeline import Pipeline
-
 from monitor.errors import ModelError
-from monitor.language import artifact, meaning
-from monitor.language.features import model_rows, normalise
+from monitor.language import artifact, meaning, runtime
+from monitor.language.features import COLUMNS, model_rows, normalise
+from monitor.language.runtime import CompiledPipeline
 from monitor.records import Prediction, Sentence
 
 __all__ = ["ClaimClassifier", "classify_texts", "normalise"]
 
 NOT_A_CLAIM = "none"
-MODEL_FILE = "classifier.skops"
+MODEL_FILE = "classifier.npz"
 CARD_FILE = "model-card.json"
 # What the models read (monitor.language.features): written on the card at training, checked at load, so a
 # model trained for another input layout is refused with a clear message instead of failing on
@@ -41,13 +42,19 @@ class ClaimClassifier:
     """Loaded models: claim probability and category scores for ketamine sentences."""
 
     def __init__(
-        self, detector: Pipeline, categoriser: Pipeline, version: str, polarity: Pipeline | None = None
+        self,
+        detector: CompiledPipeline,
+        categoriser: CompiledPipeline,
+        version: str,
+        polarity: CompiledPipeline | None = None,
     ) -> None:
         self.detector = detector
         self.categoriser = categoriser
         self.polarity_model = polarity
         self.version = version
-        self._none_index = list(detector.classes_).index(NOT_A_CLAIM)
+        if NOT_A_CLAIM not in detector.classes:
+            raise ModelError(f"the claim detector has no class {NOT_A_CLAIM!r}")
+        self._none_index = detector.classes.index(NOT_A_CLAIM)
 
     @classmethod
     def load(cls, models_dir: Path) -> ClaimClassifier:
@@ -70,21 +77,18 @@ class ClaimClassifier:
         if not items:
             return []
         normalised = model_rows(items)
-        features = self.categoriser.named_steps["features"]
-        matrix = features.transform(normalised)
-        proba = self.categoriser.named_steps["model"].predict_proba(matrix)
-        classes = [str(c) for c in self.categoriser.classes_]
+        blocks = self.categoriser.features.transform(normalised)
+        proba = self.categoriser.predict_proba(normalised, blocks)
+        classes = list(self.categoriser.classes)
         polarities: list[str | None] = [None] * len(items)
         if self.polarity_model is not None:
-            # Training gives polarity the categoriser's fitted features (one vocabulary in the
+            # Training gives polarity the categoriser's fitted features (one feature set in the
             # file); when it does, the sentences are vectorised once for both models.
-            polarity_features = self.polarity_model.named_steps["features"]
-            if polarity_features is not features:
-                matrix = polarity_features.transform(normalised)
-            model = self.polarity_model.named_steps["model"]
+            model = self.polarity_model
+            shared = model.features is self.categoriser.features
             polarities = [
-                str(model.classes_[row.argmax()]) if row.max() >= POLARITY_MIN else None
-                for row in model.predict_proba(matrix)
+                model.classes[row.argmax()] if row.max() >= POLARITY_MIN else None
+                for row in model.predict_proba(normalised, blocks if shared else None)
             ]
         predictions = []
         for row, polarity in zip(proba, polarities, strict=True):
@@ -117,12 +121,12 @@ def classify_texts(classifier: ClaimClassifier, texts: Sequence[str]) -> list[di
 
 @functools.lru_cache(maxsize=4)
 def _load(path_text: str, mtime_ns: int, size: int) -> ClaimClassifier:
-    """Loading takes seconds; a process that asks twice for the same file gets it once
-    (a retrained file has a new mtime, so it is read again)."""
+    """A process that asks twice for the same file gets it once (a retrained file has a new
+    mtime, so it is read again)."""
     path = Path(path_text)
     card_path = path.with_name(CARD_FILE)
-    models = artifact.load(path)
-    version = artifact.file_sha256(path)[:12]
+    digest, manifest, arrays = artifact.load(path)
+    version = digest[:12]
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -133,5 +137,11 @@ def _load(path_text: str, mtime_ns: int, size: int) -> ClaimClassifier:
         raise ModelError(f"{path} was trained for another version of the monitor: run `monitor train`")
     # Read the sentence vectors now, on the thread that loads models while feeds are fetched,
     # rather than when the first sentence needs them.
-    meaning.load_table(meaning.meaning_dir())
+    table = meaning.load_table(meaning.meaning_dir())
+    try:
+        models = runtime.build(manifest, arrays, COLUMNS, table.dim)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    if not {"detector", "categoriser"} <= set(models) <= {"detector", "categoriser", "polarity"}:
+        raise ModelError(f"{path} holds models {sorted(models)}, not detector, categoriser (and polarity)")
     return ClaimClassifier(models["detector"], models["categoriser"], version, models.get("polarity"))

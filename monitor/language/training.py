@@ -1,7 +1,7 @@
 """Training the claim models from the hand-labelled sentences in models/data (plus any
 corrections people recorded), measuring them by cross-validation, and writing the model
-file and its card. Same data, same bytes: seeds are fixed and the file is written
-reproducibly (monitor.language.artifact).
+file and its card. Same data, same bytes: seeds are fixed, and the fitted pipelines are compiled
+(monitor.language.compile) into a file written reproducibly (monitor.language.artifact).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from sklearn.pipeline import Pipeline
 from monitor.errors import ModelError
 from monitor.language import artifact
 from monitor.language.classify import CARD_FILE, INPUT_LAYOUT, MODEL_FILE, NOT_A_CLAIM
+from monitor.language.compile import compile_models
 from monitor.language.features import model_rows, normalise
 from monitor.language.labelled import GoldSentence, LabelledArticle, extractor_for, load_articles, match_gold
 from monitor.language.lexicon import is_methods_section
-from monitor.language.meaning import SentenceMeaning
 from monitor.language.realtext import REAL_DIR, load_real
+from monitor.language.steps import SentenceMeaning
 from monitor.records import CATEGORIES, POLARITIES, Sentence
 
 LABELS = (*CATEGORIES, NOT_A_CLAIM)
@@ -223,22 +224,6 @@ def build_model(c: float) -> CalibratedClassifierCV:
     return CalibratedClassifierCV(model, method="sigmoid", cv=folds, ensemble=False)
 
 
-def _drop_unused_state(pipeline: Pipeline) -> None:
-    """What the vectorizers keep that prediction never reads. stop_words_ lists every n-gram
-    that min_df pruned (scikit-learn documents it as safe to delete before saving)."""
-    for _, block, _ in pipeline.named_steps["features"].transformers_:
-        if isinstance(block, str):
-            continue  # "drop": the columns no block reads
-        steps = block.steps if isinstance(block, Pipeline) else [("", block)]
-        for _, vectorizer in steps:
-            if isinstance(vectorizer, CountVectorizer):
-                vectorizer.stop_words_ = None
-            # A cache holding id(stop_words): a memory address, different in every process,
-            # which made two trainings on the same data differ by a few bytes (hashing
-            # vectorizers keep it too). Rebuilt when needed.
-            vectorizer.__dict__.pop("_stop_words_id", None)
-
-
 @dataclass(frozen=True)
 class TrainingSets:
     """What each model learns from, as the models see it (rows of model input)."""
@@ -308,12 +293,10 @@ def fit_models(sets: TrainingSets, build: Callable[..., Pipeline] = build_pipeli
 
 
 def fit_and_save(sets: TrainingSets, path: Path) -> str:
-    """Fit the three models on all of sets and write the model file; its version (the first 12
-    hex digits of its SHA-256), the same for the same sets in any process."""
-    models = fit_models(sets)
-    for pipeline in models.values():
-        _drop_unused_state(pipeline)
-    return artifact.save(models, path)[:12]
+    """Fit the three models on all of sets, compile them and write the model file; its version
+    (the first 12 hex digits of its SHA-256), the same for the same sets in any process."""
+    manifest, arrays = compile_models(fit_models(sets))
+    return artifact.save(manifest, arrays, path)[:12]
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def classify() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help='print {"model_load_s": ..., "classify_s": ...}')
+    parser.add_argument("--json", type=Path, help="also write the figures here, as JSON")
     args = parser.parse_args()
     model_load()  # warm the file cache: every run then reads the same cached files
     loads = [model_load() for _ in range(args.runs)]
@@ -53,15 +53,14 @@ def main() -> None:
         "model_load_s": round(statistics.median(loads), 3),
         "classify_s": round(statistics.median(classifies), 3),
     }
-    if args.json:
-        print(json.dumps(figures))
-        return
     print(
         f"import + load of the classifier, median of {args.runs} processes: {figures['model_load_s']:.3f} s"
     )
     print(f"  runs: {', '.join(f'{t:.3f}' for t in loads)}")
     print(f'monitor classify "{SENTENCE}", wall, median of {args.runs}: {figures["classify_s"]:.3f} s')
     print(f"  runs: {', '.join(f'{t:.3f}' for t in classifies)}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

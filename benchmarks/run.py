@@ -29,7 +29,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 STEPS = {
     "commands": ["commands.py", "--repeats", "5"],
-    "model": ["model_load.py", "--repeats", "5"],
+    "model": ["model_load.py", "--runs", "5"],
     "polling": ["polling.py", "--profile"],
     "extraction": ["extraction.py", "--docs", "10000"],
     "search": ["search.py"],

@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import QueryError, StoreError
 from monitor.language.studies import (
@@ -58,6 +56,9 @@ from monitor.storage.claimsql import (
 from monitor.storage.migrations import MIGRATIONS
 from monitor.storage.subscriptions import SubscriptionRecords
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 HIGHLIGHT = ("[", "]")
 MAX_CHUNKS = 10  # index chunks read before a search falls back to scoring every match
 EXACT_UP_TO = 100_000  # a query with more matches is ranked among its shortest (Store._ranked_search)
@@ -78,11 +79,15 @@ class Store(SubscriptionRecords):
             if readonly:
                 if not path.exists():
                     raise StoreError(str(path), "no such database; run `monitor once` first")
-                conn = _connect_readonly(path, busy_timeout)
+                # Reading needs plain SQL only: importing sqlite-utils (and the numpy it pulls in)
+                # would be most of a `monitor search`'s time.
+                self.db = ReadOnlyDatabase(_connect_readonly(path, busy_timeout))
             else:
+                import sqlite_utils
+
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(path, timeout=busy_timeout)
-            self.db = sqlite_utils.Database(conn)
+                self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last
@@ -96,7 +101,7 @@ class Store(SubscriptionRecords):
                 # Written by an older version: upgrade it once, then read as asked.
                 self.db.conn.close()
                 Store(path, busy_timeout=busy_timeout).close()
-                self.db = sqlite_utils.Database(_connect_readonly(path, busy_timeout))
+                self.db = ReadOnlyDatabase(_connect_readonly(path, busy_timeout))
         except sqlite3.DatabaseError as exc:
             raise StoreError(str(path), _describe(exc)) from exc
         except OSError as exc:
@@ -155,7 +160,7 @@ class Store(SubscriptionRecords):
                 row["consecutive_failures"] or 0,
                 row["last_status"],
             )
-            for row in self.db["feeds"].rows
+            for row in self._rows("SELECT * FROM feeds")
         }
 
     def record_fetch(
@@ -403,7 +408,8 @@ class Store(SubscriptionRecords):
             )
 
     def counts(self) -> dict[str, int]:
-        return {t: self.db[t].count for t in ("feeds", "articles", "claims", "runs")}
+        tables = ("feeds", "articles", "claims", "runs")
+        return {t: int(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
 
     # -- reading claims -------------------------------------------------------
 
@@ -441,7 +447,7 @@ class Store(SubscriptionRecords):
 
     def corrections(self) -> list[Correction]:
         """Every correction, latest last; a claim corrected twice appears twice."""
-        return [Correction(**row) for row in self.db["corrections"].rows_where(order_by="id")]
+        return [Correction(**row) for row in self._rows("SELECT * FROM corrections ORDER BY id")]
 
     def relabel(self, claim_id: str, prediction: Prediction, uncertain: bool) -> bool:
         """Store a new model's verdict on a claim, unless a person has corrected it."""
@@ -527,7 +533,7 @@ class Store(SubscriptionRecords):
             )
 
     def service_state(self) -> dict[str, str | None]:
-        return {row["key"]: row["value"] for row in self.db["service_state"].rows}
+        return {key: value for key, value in self.db.execute("SELECT key, value FROM service_state")}
 
     def recent_runs(self, limit: int = 10) -> list[RunRecord]:
         rows = self.db.execute(
@@ -567,7 +573,7 @@ class Store(SubscriptionRecords):
         return dict(zip(keys, row, strict=True)) if row else None
 
     def feeds_overview(self) -> list[dict[str, Any]]:
-        return list(self.db["feeds"].rows_where(order_by="url"))
+        return list(self._rows("SELECT * FROM feeds ORDER BY url"))
 
     def count_claims(self, filters: ClaimFilter = ALL_CLAIMS) -> int:
         where, params = filter_sql(filters)
@@ -666,6 +672,12 @@ class Store(SubscriptionRecords):
             [match, count],
         ).fetchone()
         return row is not None
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        cursor = self.db.execute(sql, list(params))
+        columns = [d[0] for d in cursor.description]
+        for values in cursor:
+            yield dict(zip(columns, values, strict=True))
 
     def _claims(self, sql: str, params: list[Any]) -> list[StoredClaim]:
         cursor = self.db.execute(sql, params)
@@ -813,3 +825,16 @@ def _describe(exc: sqlite3.Error) -> str:
 def _plain_terms(match: str) -> bool:
     """A query the short-first index can answer: words and prefixes, no phrase of two or more."""
     return all(" " not in term for term in re.findall(r'"([^"]*)"', match))
+
+
+class ReadOnlyDatabase:
+    """What reading needs of a sqlite_utils.Database, on a read-only connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters or [])
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]

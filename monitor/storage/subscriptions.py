@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import ConfigError
 from monitor.records import StoredClaim, Subscription, SubscriptionState
 from monitor.storage.claimsql import CLAIM_SELECT, filter_sql, fts_query
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class SubscriptionRecords:

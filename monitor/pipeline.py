@@ -408,12 +408,11 @@ class Monitor:
             threading.Thread(target=load, name="load-models", daemon=True).start()
 
     def _parsers(self) -> int:
-        """Parser processes for a pass: one per core, but one core fewer while the models still
-        have to load, or loading and parsing slow each other down (polling benchmark, 2 cores:
-        `monitor once` 6.3 s with two parsers, 5.3 s with one; a pass with the models loaded
-        3.0 s with two, 3.7 s with one)."""
-        cores = min(4, os.cpu_count() or 1)
-        return cores if "classifier" in self.__dict__ else max(1, cores - 1)
+        """Parser processes for a pass: one per core (up to four). One fewer while the models
+        loaded paid when loading took two seconds of a core; now that it takes a quarter of one
+        (compiled models), two parsers win on 2 cores (polling benchmark, without pages:
+        `monitor once` 8.1 s with one parser, 6.9 s with two)."""
+        return min(4, os.cpu_count() or 1)
 
     # Loaded on first use: a pass that cannot start (no feeds, lock held) says so at once.
     @functools.cached_property

@@ -3,6 +3,7 @@ benchmarks/results.json, and regenerate the README's performance table from it.
 
     .venv/bin/python benchmarks/run.py            # run all, write results.json, update README.md
     .venv/bin/python benchmarks/run.py --table    # print the table of the committed results only
+    .venv/bin/python benchmarks/run.py --readme   # and write it into README.md
 
 Each benchmark prints its own details (and the polling one its profile) as it runs; this
 collects the figures each writes with --json.
@@ -148,8 +149,12 @@ ROWS = [
         lambda r: r["search"]["rare"]["p95_ms"] < 50,
     ),
     Row(
-        "search, 1,000,000 claims, common term (`infusion`), every match ranked, limit 20 (p95 of 21)",
-        lambda r: f"{r['search']['common']['p95_ms']:.0f} ms ({r['search']['common']['matches']:,} matches)",
+        "search, 1,000,000 claims, common term (`infusion`), ranked among its 1,000 shortest matches "
+        "(none left out), limit 20 (p95 of 21)",
+        lambda r: (
+            f"{r['search']['common']['p95_ms']:.0f} ms ({r['search']['common']['matches']:,} matches; "
+            f"first 20 as with every match scored: {r['search']['common']['same_first_20']} of 20)"
+        ),
         lambda r: f"FTS5 bm25 over every match {r['search']['common']['bm25_all_p95_ms']:.0f} ms",
         "p95 under 300 ms",
         lambda r: r["search"]["common"]["p95_ms"] < 300,
@@ -217,10 +222,16 @@ def main() -> None:
     parser.add_argument(
         "--table", action="store_true", help="print the committed results' table, run nothing"
     )
+    parser.add_argument(
+        "--readme", action="store_true", help="write the committed results' table into README.md, run nothing"
+    )
     parser.add_argument("--only", action="append", default=[], choices=list(STEPS), help="run only these")
     args = parser.parse_args()
-    if args.table:
-        print(table(json.loads(RESULTS.read_text())))
+    if args.table or args.readme:
+        committed = json.loads(RESULTS.read_text())
+        if args.readme:
+            update_readme(committed)
+        print(table(committed))
         return
     results = run_all(args.only)
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

@@ -425,7 +425,7 @@ def m014_study_links(db: sqlite_utils.Database) -> None:
         CREATE INDEX articles_study_article ON articles(study_article_id);
         """,
     )
-    from monitor.storage.store import link_studies_in
+    from monitor.storage.studylinks import link_studies_in
 
     link_studies_in(db, None)
 

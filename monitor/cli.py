@@ -166,15 +166,15 @@ def once(feeds_path: Path, db_path: Path, wait: float) -> None:
     sends the immediate subscriptions' alerts; one that fails is retried after the
     next pass, and does not change the exit code.
     """
-    from monitor.delivery.subscriptions import after_pass, register
+    from monitor.delivery import subscriptions as subscribing
     from monitor.pipeline import run_configured
 
     on_progress = _progress_printer() if sys.stderr.isatty() else None
     settings, subscriptions = load_settings(), load_subscriptions()
-    register(db_path, subscriptions)  # before the pass: its claims are new to a new subscription
+    subscribing.register(db_path, subscriptions)  # before the pass: its claims are new to them
     summary = run_configured(feeds_path, db_path, settings, on_progress, wait)
     click.echo(format_summary(summary, db_path))
-    for outcome in after_pass(db_path, settings, subscriptions):
+    for outcome in subscribing.after_pass(db_path, settings, subscriptions):
         click.echo(f"alert {outcome.line}", err=outcome.failed)
     if summary.feeds and summary.feeds_ok == 0:
         click.echo("Error: no feed could be read", err=True)

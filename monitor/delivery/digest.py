@@ -14,14 +14,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from apscheduler.triggers.cron import CronTrigger
 
 from monitor.config import Settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.records import CATEGORIES, EVIDENCE_TIERS, Digest, DigestItem, StoredClaim, Week
 from monitor.storage.store import Store
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 HISTORY_WEEKS = 8
 
@@ -72,6 +74,8 @@ def week_of(label: str | None, timezone: str, now: datetime | None = None) -> We
 
 def parse_digest_at(text: str, timezone: str) -> CronTrigger:
     """ "mon 08:00", a crontab line "0 8 * * mon", or one with seconds first "0 0 8 * * mon"."""
+    from apscheduler.triggers.cron import CronTrigger  # only the service and `subscriptions list`
+
     tz = zone(timezone)
     day_time = _DAY_TIME.match(text.strip())
     try:

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
-
-from apscheduler.triggers.cron import CronTrigger
 
 from monitor.config import Settings
 from monitor.delivery.digest import arrange, parse_digest_at, send_message, week_of, zone
@@ -24,6 +23,9 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.records import CATEGORIES, EVIDENCE_TIERS, Digest, StoredClaim, Subscription
 from monitor.storage.lock import SendLock
 from monitor.storage.store import Store
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 DAILY_AT = "08:00"  # a daily subscription's default time, in the configured timezone
 
@@ -196,6 +198,8 @@ def trigger(subscription: Subscription, settings: Settings) -> CronTrigger | Non
     if subscription.cadence == "weekly":
         return parse_digest_at(subscription.at or settings.digest_at, settings.timezone)
     if subscription.cadence == "daily":
+        from apscheduler.triggers.cron import CronTrigger
+
         hour, minute = (subscription.at or DAILY_AT).split(":")
         return CronTrigger(hour=int(hour), minute=int(minute), timezone=zone(settings.timezone))
     return None

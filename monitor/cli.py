@@ -683,7 +683,8 @@ def digest(
             click.echo(subscriptions.send(db_path, settings, chosen, scheduled=False).line)
         else:
             preview = subscriptions.preview(db_path, settings, chosen)
-            click.echo(write_digest(preview, settings, output, list(chosen.to)))
+            unsubscribe = subscriptions.unsubscribe_address(chosen, settings)
+            click.echo(write_digest(preview, settings, output, list(chosen.to), unsubscribe))
         return
     built = make_digest(db_path, settings, week)
     to = list(recipients) or list(settings.digest_to)

@@ -204,6 +204,10 @@ def test_a_subscription_with_a_search_and_a_preview(setup: dict[str, Path], inbo
     assert f"{len(texts)} new claim" in flat
     listed = json.loads(monitor("subscriptions", "list", "--db", db, "--json").output)
     assert listed[0]["next_send"].endswith("08:00:00+00:00")
+    saved = setup["home"] / "bladder.eml"
+    monitor("digest", "--subscription", "bladder", "--db", db, "--output", str(saved))
+    headers = saved.read_bytes().decode("utf-8")
+    assert "subject=unsubscribe%20bladder" in headers and "List-Id: bladder" in headers
 
 
 @pytest.mark.parametrize(

@@ -244,15 +244,23 @@ def make_digest(db_path: Path, settings: Settings, week_label: str | None = None
         return build_digest(store, week, settings.base_url, settings.review_claims_below)
 
 
-def write_digest(digest: Digest, settings: Settings, output: Path | None, recipients: Sequence[str]) -> str:
-    """Write the digest to a file (.html, or .eml for the whole message) or return its text."""
+def write_digest(
+    digest: Digest,
+    settings: Settings,
+    output: Path | None,
+    recipients: Sequence[str],
+    unsubscribe: str | None = None,
+) -> str:
+    """Write the digest to a file (.html, or .eml for the whole message) or return its text.
+    `unsubscribe`: the List-Unsubscribe target, when not the configured one (a subscription's)."""
     from monitor.delivery.render import build_message, render_html, render_text
 
     if output is None:
         return render_text(digest)
     if output.suffix.lower() == ".eml":
         sender = settings.smtp_from or "ketamine-monitor@localhost"
-        message = build_message(digest, sender, recipients or ["editor@localhost"], settings.list_unsubscribe)
+        target = unsubscribe or settings.list_unsubscribe
+        message = build_message(digest, sender, recipients or ["editor@localhost"], target)
         output.write_bytes(message.as_bytes())
     elif output.suffix.lower() in (".html", ".htm"):
         output.write_text(render_html(digest), encoding="utf-8")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
@@ -34,9 +35,7 @@ DAILY_AT = "08:00"  # a daily subscription's default time, in the configured tim
 class Outcome:
     """What one subscription's send did: a line for the log, and whether it failed."""
 
-    name: str
     line: str
-    sent: int = 0  # claims sent
     failed: bool = False
 
 
@@ -104,7 +103,10 @@ def unsubscribe_address(subscription: Subscription, settings: Settings) -> str:
     """The List-Unsubscribe target, naming the subscription: list_unsubscribe from the config
     (a mailto: address gets the name in its subject, an https: one as ?subscription=), else
     a mail to the sender."""
-    base = settings.list_unsubscribe or f"mailto:{_address(settings.smtp_from or '')}"
+    base = (
+        settings.list_unsubscribe
+        or f"mailto:{parseaddr(settings.smtp_from or '')[1] or 'postmaster@localhost'}"
+    )
     if base.lower().startswith("mailto:"):
         joiner = "&" if "?" in base else "?"
         return f"{base}{joiner}subject={quote(f'unsubscribe {subscription.name}')}"
@@ -132,19 +134,14 @@ def send(
         store.register_subscriptions([subscription], _iso(moment))
         state = store.subscription_states()[subscription.name]
         if state.paused and scheduled:
-            return Outcome(
-                subscription.name, f"{subscription.name}: paused since {state.paused}, nothing sent"
-            )
-        groups: dict[tuple[str, ...], list[str]] = {}
-        pending: dict[tuple[str, ...], list[StoredClaim]] = {}
+            return Outcome(f"{subscription.name}: paused since {state.paused}, nothing sent")
+        # Readers with the same new claims share a message (usually all of them).
+        groups: dict[tuple[str, ...], tuple[list[StoredClaim], list[str]]] = {}
         for address in subscription.to:
             claims = store.pending_claims(subscription, address)
-            key = tuple(c.claim_id for c in claims)
-            groups.setdefault(key, []).append(address)
-            pending[key] = claims
-        sent, lines = 0, []
-        for key, recipients in groups.items():
-            claims = pending[key]
+            groups.setdefault(tuple(c.claim_id for c in claims), (claims, []))[1].append(address)
+        lines = []
+        for key, (claims, recipients) in groups.items():
             if not claims and (subscription.cadence == "immediate" or not subscription.send_empty):
                 lines.append(f"nothing new for {', '.join(recipients)}")
                 continue
@@ -161,11 +158,10 @@ def send(
             store.record_subscription_sent(
                 subscription.name, recipients, key, str(message["Message-ID"]), _iso(moment)
             )
-            sent += len(claims)
             lines.append(
                 f"sent {len(claims)} claim{'' if len(claims) == 1 else 's'} to {', '.join(recipients)}"
             )
-    return Outcome(subscription.name, f"{subscription.name}: {'; '.join(lines)}", sent)
+    return Outcome(f"{subscription.name}: {'; '.join(lines)}")
 
 
 def after_pass(db_path: Path, settings: Settings, subscriptions: Sequence[Subscription]) -> list[Outcome]:
@@ -179,7 +175,7 @@ def after_pass(db_path: Path, settings: Settings, subscriptions: Sequence[Subscr
             outcomes.append(send(db_path, settings, subscription))
         except MonitorError as exc:
             line = f"{subscription.name}: not sent ({exc}); tried again after the next pass"
-            outcomes.append(Outcome(subscription.name, line, failed=True))
+            outcomes.append(Outcome(line, failed=True))
     return outcomes
 
 
@@ -223,7 +219,7 @@ def overview(
             cron = trigger(subscription, settings)
             when = cron.get_next_fire_time(None, moment) if cron else None
             paused = state.paused if state else None
-            waiting = {a: len(store.pending_claims(subscription, a)) if store else 0 for a in subscription.to}
+            waiting = {a: store.count_pending(subscription, a) if store else 0 for a in subscription.to}
             rows.append(
                 {
                     "name": subscription.name,
@@ -262,12 +258,6 @@ def set_paused(db_path: Path, subscriptions: Sequence[Subscription], name: str, 
 
 def _iso(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _address(sender: str) -> str:
-    """The bare address of "Name <a@b>"."""
-    inside = sender.rpartition("<")[2].rstrip("> ")
-    return inside.strip() or "postmaster@localhost"
 
 
 def format_overview(rows: Sequence[dict[str, object]]) -> str:

@@ -409,10 +409,8 @@ class Store(SubscriptionRecords):
         """Every matching claim, oldest first, streamed from a cursor."""
         where, params = filter_sql(filters)
         sql = f"{CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid" + limit_sql(filters)
-        cursor = self.db.execute(sql, params)
-        columns = [d[0] for d in cursor.description]
-        for values in cursor:
-            yield stored_claim(dict(zip(columns, values, strict=True)))
+        for row in self._rows(sql, params):
+            yield stored_claim(row)
 
     def get_claim(self, claim_id: str) -> StoredClaim:
         where, params = filter_sql(ClaimFilter(include_rejected=True))
@@ -672,9 +670,7 @@ class Store(SubscriptionRecords):
             yield dict(zip(columns, values, strict=True))
 
     def _claims(self, sql: str, params: list[Any]) -> list[StoredClaim]:
-        cursor = self.db.execute(sql, params)
-        columns = [d[0] for d in cursor.description]
-        return [stored_claim(dict(zip(columns, values, strict=True))) for values in cursor]
+        return [stored_claim(row) for row in self._rows(sql, params)]
 
     def search(self, query: str, filters: ClaimFilter = ALL_CLAIMS) -> list[StoredClaim]:
         """Full-text search over claim sentences and article titles, best BM25 match first;

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+# The rowid of the newest claim: a reader starting now is sent only claims stored after it.
+NEWEST_CLAIM = "(SELECT COALESCE(max(rowid), 0) FROM claims)"
+
+
 class SubscriptionRecords:
     """Store's subscription methods; they need its db, _transaction and _claims."""
 
@@ -44,7 +48,7 @@ class SubscriptionRecords:
                     self.db.execute(
                         "INSERT INTO subscription_recipients"
                         " (subscription, recipient, since, after_claim)"
-                        " VALUES (?, ?, ?, (SELECT COALESCE(max(rowid), 0) FROM claims))"
+                        f" VALUES (?, ?, ?, {NEWEST_CLAIM})"
                         " ON CONFLICT DO NOTHING",
                         [subscription.name, address.lower(), now],
                     )
@@ -64,6 +68,23 @@ class SubscriptionRecords:
 
     def pending_claims(self, subscription: Subscription, recipient: str) -> list[StoredClaim]:
         """The claims this subscription would send this reader now, oldest first."""
+        pending = self._pending_where(subscription, recipient)
+        if pending is None:
+            return []
+        where, params = pending
+        return self._claims(f"{CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid", params)
+
+    def count_pending(self, subscription: Subscription, recipient: str) -> int:
+        """How many claims pending_claims would return, without reading them."""
+        pending = self._pending_where(subscription, recipient)
+        if pending is None:
+            return 0
+        where, params = pending
+        joined = "FROM claims JOIN articles ON articles.id = claims.article_id"
+        return int(self.db.execute(f"SELECT count(*) {joined} {where}", params).fetchone()[0])
+
+    def _pending_where(self, subscription: Subscription, recipient: str) -> tuple[str, list[Any]] | None:
+        """The WHERE clause of the claims new to this reader; None for a reader not yet started."""
         row = self.db.execute(
             "SELECT after_claim FROM subscription_recipients WHERE subscription = ? AND recipient = ?",
             [subscription.name, recipient.lower()],
@@ -82,7 +103,7 @@ class SubscriptionRecords:
                 raise ConfigError(f"subscription {subscription.name!r}: no words to search for in its query")
             where += " AND claims.rowid IN (SELECT rowid FROM claims_search WHERE claims_search MATCH ?)"
             params.append(match)
-        return self._claims(f"{CLAIM_SELECT} {where} ORDER BY claims.extracted_at, claims.rowid", params)
+        return where, params
 
     def record_subscription_sent(
         self, name: str, recipients: Iterable[str], claim_ids: Iterable[str], message_id: str, now: str
@@ -125,8 +146,8 @@ class SubscriptionRecords:
             )
             if cursor.rowcount:
                 self.db.execute(
-                    "UPDATE subscription_recipients SET since = ?,"
-                    " after_claim = (SELECT COALESCE(max(rowid), 0) FROM claims) WHERE subscription = ?",
+                    f"UPDATE subscription_recipients SET since = ?, after_claim = {NEWEST_CLAIM}"
+                    " WHERE subscription = ?",
                     [now, name],
                 )
         return cursor.rowcount == 1

@@ -68,13 +68,18 @@ def feed_id(filters: ClaimFilter) -> str:
 
 
 def feed_title(filters: ClaimFilter) -> str:
-    what = " and ".join(filters.categories) if filters.categories else "All"
+    what = " and ".join(filters.categories) if filters.categories else "all categories"
     extra = f" from {', '.join(filters.evidence_tiers)} sources" if filters.evidence_tiers else ""
-    return f"Ketamine claims: {what}{extra}".replace(": All", ": all categories")
+    return f"Ketamine claims: {what}{extra}"
 
 
 def _clean(text: str | None) -> str:
     return _NOT_XML.sub("", text or "")
+
+
+def _serialised(element: etree._Element) -> str:
+    """An element as text, without the namespace declaration the feed element already makes."""
+    return etree.tostring(element, encoding="unicode").replace(f' xmlns="{ATOM}"', "", 1)
 
 
 def _element(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
@@ -109,7 +114,7 @@ def entry_html(
 
 
 def entry_xml(claim: StoredClaim, base_url: str | None = None) -> str:
-    from monitor.delivery.render import safe_url
+    from monitor.delivery.render import claim_link, safe_url
 
     entry = etree.Element(f"{{{ATOM}}}entry", nsmap={None: ATOM})
     _element(entry, "id", entry_id(claim.claim_id))
@@ -122,10 +127,9 @@ def entry_xml(claim: StoredClaim, base_url: str | None = None) -> str:
     link = safe_url(claim.article_url)
     if link:
         _element(entry, "link", rel="alternate", type="text/html", href=link)
-    if base_url:
-        page = safe_url(f"{base_url.rstrip('/')}/claims/{claim.claim_id}")
-        if page:
-            _element(entry, "link", rel="related", href=page, title="this claim in the claim browser")
+    page = claim_link(base_url, claim.claim_id)
+    if page:
+        _element(entry, "link", rel="related", href=page, title="this claim in the claim browser")
     _element(entry, "category", term=claim.category)
     _element(entry, "category", term=claim.evidence_tier or "news", label="evidence tier")
     _element(entry, "summary", claim.text, type="text")
@@ -133,14 +137,14 @@ def entry_xml(claim: StoredClaim, base_url: str | None = None) -> str:
         claim.text,
         claim.source,
         claim.article_title,
-        link,
+        claim.article_url,  # entry_html keeps http(s) links only, as for the web view's feed
         claim.published or claim.extracted_at,
         claim.evidence_tier,
         claim.category,
         claim.confidence,
     )
     _element(entry, "content", html, type="html")
-    return etree.tostring(entry, encoding="unicode").replace(f' xmlns="{ATOM}"', "", 1)
+    return _serialised(entry)
 
 
 def write_atom(
@@ -164,7 +168,7 @@ def write_atom(
     if base_url:
         _element(head, "link", rel="alternate", href=base_url)
     for child in head:
-        out.write("  " + etree.tostring(child, encoding="unicode").replace(f' xmlns="{ATOM}"', "", 1) + "\n")
+        out.write(f"  {_serialised(child)}\n")
     count = 0
     for claim in claims:
         out.write("  " + entry_xml(claim, base_url) + "\n")

@@ -62,10 +62,11 @@ def shorten(text: str, limit: int = MAX_TITLE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
-def claim_link(digest: Digest, claim: StoredClaim) -> str | None:
-    if not digest.base_url:
+def claim_link(base_url: str | None, claim_id: str) -> str | None:
+    """The claim's row in the web view (`monitor serve`), when base_url says where that is."""
+    if not base_url:
         return None
-    return safe_url(f"{digest.base_url.rstrip('/')}/claims/{quote(claim.claim_id, safe='')}")
+    return safe_url(f"{base_url.rstrip('/')}/claims/{quote(claim_id, safe='')}")
 
 
 def reports(claim: StoredClaim) -> str | None:
@@ -118,7 +119,7 @@ def _context(digest: Digest) -> dict[str, object]:
         "reports": reports,
         "study_url": lambda claim: f"https://doi.org/{claim.study_doi}" if claim.study_doi else None,
         "markers": markers,
-        "claim_link": lambda claim: claim_link(digest, claim),
+        "claim_link": lambda claim: claim_link(digest.base_url, claim.claim_id),
         "wrap": lambda text, indent="   ": textwrap.fill(
             " ".join(text.split()),
             width=76,

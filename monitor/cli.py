@@ -279,7 +279,6 @@ def run(
         db_path,
         settings,
         poll_interval or settings.poll_interval,
-        digest_at or settings.digest_at,
         list(recipients) or list(settings.digest_to),
         verbose,
         load_subscriptions(),

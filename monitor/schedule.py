@@ -66,7 +66,6 @@ class Service:
         monitor: Monitor,
         settings: Settings,
         poll_interval: timedelta,
-        digest_at: str,
         recipients: Sequence[str],
         verbose: bool = False,
         subscriptions: Sequence[Subscription] = (),
@@ -94,7 +93,7 @@ class Service:
         if self.recipients or not self.subscriptions:  # with subscriptions, the digest needs its own readers
             self.scheduler.add_job(
                 self.send_digest,
-                parse_digest_at(digest_at, settings.timezone),
+                parse_digest_at(settings.digest_at, settings.timezone),
                 id="digest",
                 max_instances=1,
                 coalesce=True,
@@ -113,7 +112,8 @@ class Service:
                     misfire_grace_time=6 * 3600,
                 )
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
-        self._state = {"poll_interval": str(int(poll_interval.total_seconds())), "digest_at": digest_at}
+        seconds = str(int(poll_interval.total_seconds()))
+        self._state = {"poll_interval": seconds, "digest_at": settings.digest_at}
 
     # -- jobs -----------------------------------------------------------------------
 
@@ -240,17 +240,16 @@ def run_service(
     db_path: Path,
     settings: Settings,
     poll_interval: str,
-    digest_at: str,
     recipients: Sequence[str],
     verbose: bool = False,
     subscriptions: Sequence[Subscription] = (),
 ) -> None:
+    """Run until stopped; the digest and weekly subscriptions go out at settings.digest_at."""
     configure_logging(verbose)
     service = Service(
         Monitor(feeds_path, db_path, settings),
         settings,
         parse_interval(poll_interval),
-        digest_at,
         recipients,
         verbose,
         subscriptions,

@@ -229,6 +229,7 @@ def overview(
                     "query": subscription.query,
                     "evidence_tiers": list(subscription.evidence_tiers),
                     "min_confidence": subscription.min_confidence,
+                    "terms": terms(subscription),
                     "started": min(state.recipients.values()) if state and state.recipients else None,
                     "paused": paused,
                     "last_sent": state.last_sent if state else None,
@@ -270,10 +271,7 @@ def format_overview(rows: Sequence[dict[str, object]]) -> str:
         state = f"paused since {row['paused']}" if row["paused"] else f"next send: {row['next_send']}"
         lines += [
             f"{row['name']} ({row['cadence']}) to {', '.join(row['to'])}",  # type: ignore[arg-type]
-            f"  follows: {', '.join(row['categories'])}"  # type: ignore[arg-type]
-            + (f"; matching {row['query']}" if row["query"] else "")
-            + (f"; tiers {', '.join(row['evidence_tiers'])}" if row["evidence_tiers"] else "")  # type: ignore[arg-type]
-            + (f"; confidence >= {row['min_confidence']}" if row["min_confidence"] is not None else ""),
+            f"  follows: {row['terms']}",
             f"  {state}; last sent: {row['last_sent'] or 'never'}; waiting: "
             + ", ".join(f"{n} for {a}" for a, n in waiting.items()),
         ]

@@ -13,7 +13,10 @@ from typing import Any
 
 from monitor.records import Claim, ClaimAttributes, ClaimFilter, Money, StoredClaim
 
-CLAIM_SELECT = """
+# Every read of claims joins each to its article; filter_sql's WHERE clauses name both.
+CLAIM_FROM = "FROM claims JOIN articles ON articles.id = claims.article_id"
+
+CLAIM_SELECT = f"""
 SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
        claims.claim_score, claims.scores, claims.mentions, claims.unit, claims.start,
        claims."end", claims.model_version, claims.extracted_at,
@@ -26,7 +29,7 @@ SELECT claims.id AS claim_id, claims.text, claims.category, claims.confidence,
        (SELECT s.source FROM articles AS s WHERE s.id = articles.study_article_id) AS study_source,
        (SELECT json_group_array(feed_url) FROM article_feeds
          WHERE article_feeds.article_id = articles.id) AS feed_urls
-FROM claims JOIN articles ON articles.id = claims.article_id
+{CLAIM_FROM}
 """
 
 # Matches in the sentence count twice as much as matches in the article's title. Spelled out

@@ -35,6 +35,7 @@ from monitor.records import (
 )
 from monitor.storage.claimsql import (
     CLAIM_DATE,
+    CLAIM_FROM,
     CLAIM_SELECT,
     SEARCH_COLUMNS,
     SEARCH_RANK,
@@ -567,14 +568,12 @@ class Store(SubscriptionRecords):
 
     def count_claims(self, filters: ClaimFilter = ALL_CLAIMS) -> int:
         where, params = filter_sql(filters)
-        sql = f"SELECT count(*) FROM claims JOIN articles ON articles.id = claims.article_id {where}"
-        return int(self.db.execute(sql, params).fetchone()[0])
+        return int(self.db.execute(f"SELECT count(*) {CLAIM_FROM} {where}", params).fetchone()[0])
 
     def latest_stored(self, filters: ClaimFilter = ALL_CLAIMS) -> str | None:
         """When the newest matching claim was stored."""
         where, params = filter_sql(filters)
-        joined = "FROM claims JOIN articles ON articles.id = claims.article_id"
-        return self.db.execute(f"SELECT max(claims.extracted_at) {joined} {where}", params).fetchone()[0]
+        return self.db.execute(f"SELECT max(claims.extracted_at) {CLAIM_FROM} {where}", params).fetchone()[0]
 
     def _ranked_search(
         self, query: str, match: str, where: str, params: list[Any], filters: ClaimFilter

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.errors import ConfigError
 from monitor.records import StoredClaim, Subscription, SubscriptionState
-from monitor.storage.claimsql import CLAIM_SELECT, filter_sql, fts_query
+from monitor.storage.claimsql import CLAIM_FROM, CLAIM_SELECT, filter_sql, fts_query
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -80,8 +80,7 @@ class SubscriptionRecords:
         if pending is None:
             return 0
         where, params = pending
-        joined = "FROM claims JOIN articles ON articles.id = claims.article_id"
-        return int(self.db.execute(f"SELECT count(*) {joined} {where}", params).fetchone()[0])
+        return int(self.db.execute(f"SELECT count(*) {CLAIM_FROM} {where}", params).fetchone()[0])
 
     def _pending_where(self, subscription: Subscription, recipient: str) -> tuple[str, list[Any]] | None:
         """The WHERE clause of the claims new to this reader; None for a reader not yet started."""
